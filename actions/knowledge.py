@@ -1,0 +1,79 @@
+"""Questions on procedures and services, answered from the knowledge base."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.dependencies import ActionDependencies
+from knowledge_base.interface import Confidence, KnowledgeAnswer, Passage
+
+log = logging.getLogger(__name__)
+
+HUMAN_BUTTONS = [
+    {"title": "Parler à un agent", "payload": "/request_human"},
+    {"title": "Horaires et contacts", "payload": "/contact_info"},
+]
+
+
+def _source(p: Passage) -> dict[str, Any]:
+    return {"title": p.title, "url": p.url, **({"updated": p.updated} if p.updated else {})}
+
+
+class ActionAnswerFromKnowledgeBase(Action):
+    def __init__(self, deps: ActionDependencies) -> None:
+        self._knowledge = deps.knowledge
+        self._town = deps.town
+
+    def name(self) -> str:
+        return "action_answer_from_kb"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        question = (tracker.latest_message.get("text") or "").strip()
+        voice = tracker.get_latest_input_channel() == "phone"
+        answer = KnowledgeAnswer(Confidence.NOT_FOUND)
+        if self._knowledge is not None and question:
+            try:
+                answer = await self._knowledge.answer(question, voice=voice)
+            except Exception:
+                log.exception("knowledge base search failed")
+        if answer.confidence is Confidence.ANSWER and answer.passages:
+            best = answer.passages[0]
+            dispatcher.utter_message(
+                json_message={
+                    "text": f"{best.title}\n{best.text}",
+                    "sources": [_source(best)],
+                    "articles": [best.slug],
+                }
+            )
+        elif answer.confidence is Confidence.AMBIGUOUS and answer.passages:
+            dispatcher.utter_message(
+                json_message={
+                    "text": "Vouliez-vous dire :",
+                    "buttons": [
+                        {"title": p.title, "payload": f'/ask_question{{"kb_article":"{p.slug}"}}'}
+                        for p in answer.passages[:3]
+                    ]
+                    + HUMAN_BUTTONS[:1],
+                    "articles": [p.slug for p in answer.passages[:3]],
+                }
+            )
+        else:
+            dispatcher.utter_message(
+                json_message={
+                    "text": (
+                        "Je n'ai pas trouvé de réponse fiable à votre question dans les "
+                        "informations de la mairie, et je préfère ne pas vous donner une "
+                        "information inexacte. Vous pouvez reformuler votre question, ou "
+                        f"contacter la mairie au {self._town.phone}."
+                    ),
+                    "buttons": HUMAN_BUTTONS,
+                    "not_found": True,
+                }
+            )
+        return []

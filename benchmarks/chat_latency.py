@@ -1,0 +1,197 @@
+"""Web chat turn latency through the app's WebSocket, with the real Rasa behind it.
+
+N concurrent sessions each send M messages. Two loads, reported separately:
+  --think 0       closed loop: each session sends its next message as soon as
+                  the reply arrives (capacity figure, turns/s);
+  --think 3-8     people typing: a random pause of 3 to 8 s between messages
+                  (the latency citizens feel).
+Prints p50/p95/max turn latency, errors, lost replies and the RSS of each process.
+Starts its own stack in a scratch data directory unless --url is given.
+
+Usage: python benchmarks/chat_latency.py [--sessions 20] [--messages 10] [--think 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.launcher import ROOT, Stack, ensure_model
+from bot.settings import load_settings
+
+# A realistic mix: small talk, fixed answers, actions, knowledge questions.
+UTTERANCES = [
+    "bonjour",
+    "vous êtes un robot ?",
+    "la mairie est ouverte le samedi ?",
+    "quel est le numéro de la mairie",
+    "comment refaire ma carte d'identité",
+    "je veux inscrire mon fils à la cantine",
+    "merci beaucoup",
+    "quand passe le ramassage des encombrants",
+    "qu'est-ce que tu sais faire",
+    "au revoir",
+]
+REPLY_TIMEOUT_S = 15.0
+
+
+@dataclass
+class Results:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    lost: int = 0
+    sent: int = 0
+
+
+async def run_session(
+    url: str, messages: int, think: tuple[float, float], results: Results, rng: random.Random
+) -> None:
+    ws_url = url.replace("http", "ws", 1) + f"/ws?session={uuid.uuid4()}"
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
+            await ws.receive_json(timeout=REPLY_TIMEOUT_S)  # history
+            for i in range(messages):
+                if think[1] > 0:
+                    await asyncio.sleep(rng.uniform(*think))
+                text = UTTERANCES[(i + rng.randrange(len(UTTERANCES))) % len(UTTERANCES)]
+                started = time.perf_counter()
+                await ws.send_json({"type": "message", "text": text})
+                results.sent += 1
+                try:
+                    while True:
+                        frame = await ws.receive_json(timeout=REPLY_TIMEOUT_S)
+                        if frame["type"] == "bot":
+                            break
+                        if frame["type"] == "error":
+                            results.errors += 1
+                            break
+                except TimeoutError:
+                    results.lost += 1
+                    continue
+                results.latencies_ms.append((time.perf_counter() - started) * 1000)
+                if any(m.get("degraded") for m in frame.get("messages", [])):
+                    results.errors += 1
+    except (aiohttp.ClientError, OSError, TypeError, ValueError):
+        results.errors += 1
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB."""
+    total = 0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(
+                next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1]
+            )
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+            pids += [int(c) for c in children]
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def bench(url: str, sessions: int, messages: int, think: tuple[float, float]) -> Results:
+    results = Results()
+    rng = random.Random(42)
+    await asyncio.gather(
+        *(
+            run_session(url, messages, think, results, random.Random(rng.random()))
+            for _ in range(sessions)
+        )
+    )
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=10)
+    parser.add_argument("--think", default="0", help="seconds between messages: 0 or MIN-MAX")
+    parser.add_argument("--url", help="benchmark a running app instead of starting one")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    lo, _, hi = args.think.partition("-")
+    think = (float(lo), float(hi or lo))
+
+    stack = None
+    url = args.url
+    if url is None:
+        model = ensure_model(load_settings().data_dir)
+        scratch = Path(tempfile.mkdtemp(prefix="guichet-bench-"))
+        settings = load_settings(
+            env={
+                "GUICHET_DATA_DIR": str(scratch),
+                "GUICHET__SERVER__PORT": "18080",
+                "GUICHET__ACTIONS__PORT": "15056",
+                "GUICHET__RASA__URL": "http://127.0.0.1:15005",
+            }
+        )
+        stack = Stack(settings, model, ROOT)
+        stack.start(timeout_s=240)
+        url = stack.app_url
+    try:
+        asyncio.run(bench(url, 2, 2, (0, 0)))  # warm-up: first-turn costs are not steady state
+        started = time.perf_counter()
+        results = asyncio.run(bench(url, args.sessions, args.messages, think))
+        wall = time.perf_counter() - started
+        rss = {
+            name: round(rss_mb(p.pid), 1) for name, p in (stack.processes.items() if stack else [])
+        }
+    finally:
+        if stack:
+            stack.stop()
+    lat = results.latencies_ms
+    figures = {
+        "sessions": args.sessions,
+        "messages_per_session": args.messages,
+        "think_s": args.think,
+        "turns": len(lat),
+        "turns_per_s": round(len(lat) / wall, 1),
+        "p50_ms": round(statistics.median(lat), 1) if lat else None,
+        "p95_ms": round(percentile(lat, 0.95), 1),
+        "p99_ms": round(percentile(lat, 0.99), 1),
+        "max_ms": round(max(lat), 1) if lat else None,
+        "errors": results.errors,
+        "lost_replies": results.lost,
+        "rss_mb": rss,
+        "startup_s": {k: round(v, 1) for k, v in (stack.startup_s.items() if stack else [])},
+    }
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(f"load: {args.sessions} sessions × {args.messages} messages, think {args.think} s")
+        print(f"turns {figures['turns']}  throughput {figures['turns_per_s']} turns/s")
+        print(
+            f"latency p50 {figures['p50_ms']} ms  p95 {figures['p95_ms']} ms  "
+            f"p99 {figures['p99_ms']} ms  max {figures['max_ms']} ms"
+        )
+        print(f"errors {results.errors}  lost replies {results.lost}")
+        print(f"RSS MB {rss}  start-up s {figures['startup_s']}")
+    return 0 if results.errors == 0 and results.lost == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

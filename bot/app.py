@@ -1,0 +1,153 @@
+"""Composition root: builds every layer once and wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from rasa_sdk.executor import ActionExecutor
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from actions import ActionDependencies, build_actions
+from bot.channels.webchat import WebChatChannel
+from bot.conversation.action_server import create_action_app
+from bot.conversation.rasa_client import RasaClient
+from bot.conversation.service import ConversationService
+from bot.domain.reports import ReportService
+from bot.domain.town import town_info
+from bot.settings import Settings
+from bot.storage.database import create_engine, create_schema
+from bot.storage.reports import ReportStore
+from bot.storage.transcripts import TranscriptStore
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+# Public routes take small JSON bodies only.
+MAX_PUBLIC_REQUEST_BYTES = 64 * 1024
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    rasa: RasaClient
+    conversation: ConversationService
+    reports: ReportService
+    executor: ActionExecutor
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Services:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.database_url)
+        await create_schema(engine)
+        rasa = RasaClient(settings.rasa.url, settings.rasa.timeout_s)
+        await rasa.start()
+        reports = ReportService(ReportStore(engine))
+        conversation = ConversationService(
+            rasa, TranscriptStore(engine), settings.town, settings.chat
+        )
+        executor = ActionExecutor()
+        for action in build_actions(ActionDependencies(town=settings.town, reports=reports)):
+            executor.register_action(action)
+        return cls(settings, engine, rasa, conversation, reports, executor)
+
+    async def close(self) -> None:
+        await self.rasa.close()
+        await self.engine.dispose()
+
+
+# The widget is embedded on the town's own site, another origin than the app.
+# The chat API uses no cookies, so any origin may call it.
+CORS_PREFIX = "/api/chat/"
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    if request.path.startswith(CORS_PREFIX):
+        response.headers.update(CORS_HEADERS)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def create_public_app(services: Services) -> web.Application:
+    app = web.Application(client_max_size=MAX_PUBLIC_REQUEST_BYTES, middlewares=[security_headers])
+    WebChatChannel(services.conversation).register(app)
+
+    async def index(_: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC_DIR / "index.html")
+
+    async def town(_: web.Request) -> web.Response:
+        return web.json_response(town_info(services.settings.town))
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        checks: dict[str, bool] = {"rasa": await services.rasa.is_ready()}
+        try:
+            async with services.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            checks["database"] = True
+        except Exception:
+            log.exception("database readiness check failed")
+            checks["database"] = False
+        ready = all(checks.values())
+        return web.json_response(
+            {"status": "ready" if ready else "degraded", "checks": checks},
+            status=200 if ready else 503,
+        )
+
+    async def preflight(_: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    app.router.add_route("OPTIONS", CORS_PREFIX + "{tail:.*}", preflight)
+    app.router.add_get("/", index)
+    app.router.add_get("/api/town", town)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_static("/static/", STATIC_DIR)
+    return app
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run the public app and the internal action endpoint until stopped."""
+    services = await Services.start(settings)
+    runners = [
+        (web.AppRunner(create_public_app(services), access_log=None), settings.server),
+        (web.AppRunner(create_action_app(services.executor), access_log=None), settings.actions),
+    ]
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for runner, listen in runners:
+            await runner.setup()
+            await web.TCPSite(runner, listen.host, listen.port).start()
+        log.info(
+            "guichet listening on http://%s:%d (actions on %s:%d)",
+            settings.server.host,
+            settings.server.port,
+            settings.actions.host,
+            settings.actions.port,
+        )
+        await stop.wait()
+    finally:
+        for runner, _ in runners:
+            await runner.cleanup()
+        await services.close()

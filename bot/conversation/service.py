@@ -1,0 +1,153 @@
+"""One conversation turn, whatever the channel: validate, guard, ask Rasa, record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import weakref
+from dataclasses import dataclass
+
+from bot.conversation.messages import BotMessage, from_rasa
+from bot.conversation.rasa_client import RasaClient, RasaUnavailable
+from bot.domain.emergency import detect_emergency, emergency_message
+from bot.settings import ChatSettings, TownSettings
+from bot.storage.transcripts import StoredMessage, TranscriptStore
+
+log = logging.getLogger(__name__)
+
+# Random ids from the browser (UUID) or a channel's own ids (SIP Call-ID...).
+SESSION_ID = re.compile(r"^[A-Za-z0-9_.:@-]{8,64}$")
+# Button payloads the bot itself sends: an intent with optional JSON entities.
+PAYLOAD = re.compile(r"^/[a-z_]{1,64}(\{.{0,500}\})?$", re.DOTALL)
+
+
+class InvalidMessage(ValueError):
+    """The user's input cannot be processed; `french` is what the user reads."""
+
+    def __init__(self, code: str, french: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.french = french
+
+
+@dataclass(frozen=True)
+class UserTurn:
+    session_id: str
+    text: str
+    channel: str
+    payload: str | None = None
+
+
+def validate_session_id(session_id: str) -> str:
+    if not SESSION_ID.match(session_id or ""):
+        raise InvalidMessage(
+            "bad_session",
+            "Votre session n'est pas valide. Rechargez la page pour en ouvrir une nouvelle.",
+            f"session id {session_id[:80]!r} does not match {SESSION_ID.pattern}",
+        )
+    return session_id
+
+
+class ConversationService:
+    def __init__(
+        self,
+        rasa: RasaClient,
+        transcripts: TranscriptStore,
+        town: TownSettings,
+        chat: ChatSettings,
+    ) -> None:
+        self._rasa = rasa
+        self._transcripts = transcripts
+        self._town = town
+        self._chat = chat
+        # Turns of one conversation run one at a time so replies keep their order.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[session_id] = lock
+        return lock
+
+    def normalise(self, turn: UserTurn) -> UserTurn | None:
+        """Validated turn, None for an empty message (ignored), or InvalidMessage."""
+        validate_session_id(turn.session_id)
+        text = (turn.text or "").strip()
+        payload = (turn.payload or "").strip() or None
+        if payload is not None and not PAYLOAD.match(payload):
+            raise InvalidMessage(
+                "bad_payload",
+                "Ce bouton n'est plus valide. Pouvez-vous écrire votre demande ?",
+                f"button payload {payload[:80]!r} is not an intent payload",
+            )
+        if not text and payload is None:
+            return None
+        limit = self._chat.max_message_chars
+        if len(text) > limit:
+            raise InvalidMessage(
+                "too_long",
+                f"Votre message est trop long ({len(text)} caractères, {limit} au maximum). "
+                "Pouvez-vous le raccourcir ?",
+                f"message of {len(text)} characters exceeds {limit}",
+            )
+        # Typed text must not be taken for an intent payload ("/restart").
+        if payload is None:
+            text = text.lstrip("/").strip()
+            if not text:
+                return None
+        return UserTurn(turn.session_id, text or payload or "", turn.channel, payload)
+
+    async def handle(self, turn: UserTurn) -> list[BotMessage]:
+        """Process a normalised turn and return the bot's replies."""
+        async with self._lock(turn.session_id):
+            replies = await self._ask_rasa(turn)
+            emergency = detect_emergency(turn.text) if turn.payload is None else None
+            if emergency and not any(m.emergency for m in replies):
+                # Whatever Rasa did (down, misclassified, inside a form), the
+                # numbers come first.
+                replies.insert(
+                    0, BotMessage(emergency_message(emergency, turn.text), emergency=True)
+                )
+            await self._transcripts.append(
+                turn.session_id,
+                turn.channel,
+                [
+                    StoredMessage(
+                        "user", turn.text, {"payload": turn.payload} if turn.payload else {}
+                    )
+                ]
+                + [StoredMessage("bot", m.text, m.to_data()) for m in replies],
+            )
+            return replies
+
+    async def _ask_rasa(self, turn: UserTurn) -> list[BotMessage]:
+        try:
+            raw = await self._rasa.send_message(
+                turn.session_id, turn.payload or turn.text, turn.channel
+            )
+        except RasaUnavailable as exc:
+            log.warning("rasa unavailable for a %s turn: %s", turn.channel, exc)
+            return [self._apology()]
+        replies = [m for m in (from_rasa(r) for r in raw) if m is not None]
+        if not replies:
+            log.warning("rasa returned no message for a %s turn", turn.channel)
+            return [self._apology()]
+        return replies
+
+    def _apology(self) -> BotMessage:
+        return BotMessage(
+            "Désolé, je rencontre un problème technique et ne peux pas répondre pour le moment. "
+            f"Vous pouvez réessayer dans un instant ou appeler la mairie au {self._town.phone}.",
+            extra={"degraded": True},
+        )
+
+    async def history(self, session_id: str) -> list[dict[str, object]]:
+        validate_session_id(session_id)
+        stored = await self._transcripts.history(session_id, self._chat.history_limit)
+        out: list[dict[str, object]] = []
+        for m in stored:
+            data = {k: v for k, v in m.data.items() if k in ("buttons", "sources", "emergency")}
+            out.append({"role": m.role, "text": m.text, **data})
+        return out

@@ -1,0 +1,256 @@
+"""Local stack: train the Rasa model when needed, run Rasa and the app together.
+
+`python -m bot.launcher train` trains only when the dialogue files changed;
+`python -m bot.launcher run` starts both processes, waits until both answer,
+prints the URLs and stops both on Ctrl-C. The test suite uses `Stack` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+MODEL_NAME = "guichet"
+# Files whose content defines the trained model.
+TRAINING_INPUTS = ("config.yml", "domain.yml", "training_data", "requirements/rasa.lock")
+
+
+def training_fingerprint(root: Path = ROOT) -> str:
+    digest = hashlib.sha256()
+    for name in TRAINING_INPUTS:
+        path = root / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            digest.update(str(f.relative_to(root)).encode())
+            digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def rasa_env(data_dir: Path, actions_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "GUICHET_DATA_DIR": str(data_dir),
+            "GUICHET_ACTIONS_URL": actions_url,
+            # No network here, and no data should leave a town hall's server.
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONWARNINGS": "ignore",
+        }
+    )
+    return env
+
+
+def ensure_model(data_dir: Path, root: Path = ROOT, force: bool = False) -> Path:
+    """Path of a model trained on the current files; trains only if they changed."""
+    models = data_dir / "models"
+    model = models / f"{MODEL_NAME}.tar.gz"
+    stamp = models / f"{MODEL_NAME}.sha256"
+    fingerprint = training_fingerprint(root)
+    if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == fingerprint:
+        return model
+    models.mkdir(parents=True, exist_ok=True)
+    print(f"guichet: training the Rasa model into {model} …", flush=True)
+    started = time.monotonic()
+    subprocess.run(
+        [
+            str(RASA_BIN),
+            "train",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain.yml",
+            "--data",
+            "training_data",
+            "--out",
+            str(models),
+            "--fixed-model-name",
+            MODEL_NAME,
+        ],
+        cwd=root,
+        env=rasa_env(data_dir, "http://127.0.0.1:1/webhook"),
+        check=True,
+    )
+    stamp.write_text(fingerprint + "\n")
+    print(f"guichet: model trained in {time.monotonic() - started:.0f} s", flush=True)
+    return model
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class Stack:
+    """Rasa server + app as child processes, on the ports the settings give."""
+
+    settings: Settings
+    model: Path
+    root: Path = ROOT
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    startup_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def app_url(self) -> str:
+        return f"http://{self.settings.server.host}:{self.settings.server.port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.settings.actions.host}:{self.settings.actions.port}/webhook"
+
+    def app_env(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        env.update(
+            {
+                "GUICHET_DATA_DIR": str(s.data_dir),
+                "GUICHET__SERVER__HOST": s.server.host,
+                "GUICHET__SERVER__PORT": str(s.server.port),
+                "GUICHET__ACTIONS__HOST": s.actions.host,
+                "GUICHET__ACTIONS__PORT": str(s.actions.port),
+                "GUICHET__RASA__URL": s.rasa.url,
+            }
+        )
+        return env
+
+    def start_rasa(self) -> None:
+        logs = self.settings.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        port = self.settings.rasa.url.rsplit(":", 1)[-1].split("/")[0]
+        self.processes["rasa"] = subprocess.Popen(
+            [
+                str(RASA_BIN),
+                "run",
+                "--model",
+                str(self.model),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                port,
+                "--log-file",
+                str(logs / "rasa.log"),
+            ],
+            cwd=self.root,
+            env=rasa_env(self.settings.data_dir, self.actions_url),
+            stdout=(logs / "rasa.out").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def start_app(self) -> None:
+        logs = self.settings.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.processes["app"] = subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=self.root,
+            env=self.app_env(),
+            stdout=(logs / "app.out").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, name: str, url: str, started: float, timeout_s: float) -> None:
+        while time.monotonic() - started < timeout_s:
+            proc = self.processes[name]
+            if proc.poll() is not None:
+                log = self.settings.data_dir / "logs" / f"{name}.out"
+                raise RuntimeError(
+                    f"{name} exited with code {proc.returncode} during start-up; see {log}"
+                )
+            if _answers(url):
+                self.startup_s[name] = time.monotonic() - started
+                return
+            time.sleep(0.25)
+        raise RuntimeError(f"{name} did not answer {url} within {timeout_s:.0f} s")
+
+    def start(self, timeout_s: float = 180) -> None:
+        t0 = time.monotonic()
+        self.start_rasa()
+        self.start_app()
+        self.wait_ready("app", f"{self.app_url}/healthz", t0, timeout_s)
+        self.wait_ready("rasa", f"{self.settings.rasa.url}/", t0, timeout_s)
+
+    def stop(self, name: str | None = None) -> None:
+        for key in [name] if name else list(self.processes):
+            proc = self.processes.pop(key, None)
+            if proc is None or proc.poll() is not None:
+                continue
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.launcher")
+    parser.add_argument("command", choices=["train", "run"])
+    parser.add_argument("--force", action="store_true", help="train even if nothing changed")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"guichet: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    try:
+        model = ensure_model(settings.data_dir, force=args.force)
+    except subprocess.CalledProcessError as exc:
+        print(f"guichet: rasa train failed (exit {exc.returncode})", file=sys.stderr)
+        return 1
+    if args.command == "train":
+        return 0
+    stack = Stack(settings, model)
+    try:
+        print("guichet: starting Rasa and the app (Rasa takes 20 to 60 s) …", flush=True)
+        stack.start()
+        print(
+            f"guichet: ready — app {stack.startup_s['app']:.1f} s, "
+            f"Rasa {stack.startup_s['rasa']:.1f} s\n"
+            f"  Site de démonstration et chat : {stack.app_url}/\n"
+            f"  Santé : {stack.app_url}/readyz\n"
+            f"  Logs : {settings.data_dir / 'logs'}\n"
+            "Ctrl-C pour arrêter.",
+            flush=True,
+        )
+        while all(p.poll() is None for p in stack.processes.values()):
+            time.sleep(0.5)
+        dead = [n for n, p in stack.processes.items() if p.poll() is not None]
+        print(
+            f"guichet: {', '.join(dead)} stopped unexpectedly; see {settings.data_dir / 'logs'}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("\nguichet: stopping …", flush=True)
+        return 0
+    except RuntimeError as exc:
+        print(f"guichet: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Application settings: one YAML file plus environment overrides.
+
+Rasa's own configuration stays in Rasa's files; this covers what the app needs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_SETTINGS_FILE = Path(__file__).with_name("settings.yml")
+ENV_PREFIX = "GUICHET__"
+
+
+class SettingsError(ValueError):
+    """The settings file or an environment override is invalid."""
+
+
+@dataclass(frozen=True)
+class OpeningSlot:
+    days: str
+    hours: str
+
+
+@dataclass(frozen=True)
+class TownSettings:
+    name: str
+    mairie_name: str
+    phone: str
+    email: str
+    address: str
+    website: str
+    opening_hours: tuple[OpeningSlot, ...]
+
+
+@dataclass(frozen=True)
+class ListenSettings:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class RasaSettings:
+    url: str
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    max_message_chars: int = 2000
+    history_limit: int = 200
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    server: ListenSettings
+    actions: ListenSettings
+    rasa: RasaSettings
+    town: TownSettings
+    chat: ChatSettings = field(default_factory=ChatSettings)
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.data_dir / 'guichet.db'}"
+
+
+def _merge_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        if not path:
+            continue
+        node = raw
+        for key in path[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise SettingsError(f"{name}: '{key}' is not a section")
+            node = child
+        try:
+            node[path[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"{name}: value is not valid YAML ({exc})") from exc
+
+
+def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key)
+    if not isinstance(value, dict):
+        raise SettingsError(f"settings: section '{key}' is missing or not a mapping")
+    return value
+
+
+def _require(section: dict[str, Any], key: str, kind: type, where: str) -> Any:
+    if key not in section:
+        raise SettingsError(f"settings: '{where}.{key}' is missing")
+    value = section[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise SettingsError(f"settings: '{where}.{key}' must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _listen(raw: dict[str, Any], key: str) -> ListenSettings:
+    section = _section(raw, key)
+    port = _require(section, "port", int, key)
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"settings: '{key}.port' out of range: {port}")
+    return ListenSettings(host=_require(section, "host", str, key), port=port)
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings file, apply environment overrides, validate."""
+    env = os.environ if env is None else env
+    path = path or Path(env.get("GUICHET_SETTINGS", DEFAULT_SETTINGS_FILE))
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SettingsError(f"settings file {path} must contain a mapping")
+    _merge_env(raw, env)
+    if "GUICHET_DATA_DIR" in env:
+        raw["data_dir"] = env["GUICHET_DATA_DIR"]
+
+    rasa = _section(raw, "rasa")
+    timeout = _require(rasa, "timeout_s", float, "rasa")
+    if timeout <= 0:
+        raise SettingsError("settings: 'rasa.timeout_s' must be positive")
+    chat_raw = raw.get("chat") or {}
+    chat = ChatSettings(
+        max_message_chars=int(chat_raw.get("max_message_chars", 2000)),
+        history_limit=int(chat_raw.get("history_limit", 200)),
+    )
+    town = _section(raw, "town")
+    slots = town.get("opening_hours") or []
+    if not isinstance(slots, list) or not all(
+        isinstance(s, dict) and {"days", "hours"} <= s.keys() for s in slots
+    ):
+        raise SettingsError("settings: 'town.opening_hours' must be a list of {days, hours}")
+    return Settings(
+        data_dir=Path(str(raw.get("data_dir", "./data"))).resolve(),
+        server=_listen(raw, "server"),
+        actions=_listen(raw, "actions"),
+        rasa=RasaSettings(url=_require(rasa, "url", str, "rasa").rstrip("/"), timeout_s=timeout),
+        chat=chat,
+        town=TownSettings(
+            name=_require(town, "name", str, "town"),
+            mairie_name=_require(town, "mairie_name", str, "town"),
+            phone=_require(town, "phone", str, "town"),
+            email=_require(town, "email", str, "town"),
+            address=_require(town, "address", str, "town"),
+            website=_require(town, "website", str, "town"),
+            opening_hours=tuple(
+                OpeningSlot(days=str(s["days"]), hours=str(s["hours"])) for s in slots
+            ),
+        ),
+    )

@@ -1,0 +1,73 @@
+"""Conversation transcripts: what each side said, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.storage.database import conversations, messages
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    role: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+class TranscriptStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def append(self, conversation_id: str, channel: str, items: list[StoredMessage]) -> None:
+        """Store messages of one turn atomically, creating the conversation if new."""
+        if not items:
+            return
+        now = datetime.now(UTC)
+        async with self._engine.begin() as conn:
+            updated = await conn.execute(
+                sa.update(conversations)
+                .where(conversations.c.id == conversation_id)
+                .values(updated_at=now)
+            )
+            if updated.rowcount == 0:
+                await conn.execute(
+                    sa.insert(conversations).values(
+                        id=conversation_id, channel=channel, created_at=now, updated_at=now
+                    )
+                )
+            await conn.execute(
+                sa.insert(messages),
+                [
+                    {
+                        "conversation_id": conversation_id,
+                        "role": m.role,
+                        "text": m.text,
+                        "data": m.data,
+                        "created_at": m.created_at or now,
+                    }
+                    for m in items
+                ],
+            )
+
+    async def history(self, conversation_id: str, limit: int) -> list[StoredMessage]:
+        """The last `limit` messages, oldest first."""
+        query = (
+            sa.select(messages.c.role, messages.c.text, messages.c.data, messages.c.created_at)
+            .where(messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            StoredMessage(
+                role=r.role, text=r.text, data=dict(r.data or {}), created_at=r.created_at
+            )
+            for r in reversed(rows)
+        ]

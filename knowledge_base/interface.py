@@ -1,0 +1,35 @@
+"""What the dialogue needs from the knowledge base, independent of how it searches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class Confidence(StrEnum):
+    ANSWER = "answer"  # one article clearly answers: show its passage
+    AMBIGUOUS = "ambiguous"  # several candidates: ask which one was meant
+    NOT_FOUND = "not_found"  # nothing relevant: say so, offer a human
+
+
+@dataclass(frozen=True)
+class Passage:
+    slug: str
+    title: str
+    text: str
+    url: str
+    updated: str | None
+    score: float
+
+
+@dataclass(frozen=True)
+class KnowledgeAnswer:
+    confidence: Confidence
+    passages: list[Passage] = field(default_factory=list)
+
+
+class KnowledgeSearch(Protocol):
+    async def answer(self, question: str, *, voice: bool = False) -> KnowledgeAnswer:
+        """Best passages for a citizen's question, with how sure the match is."""
+        ...

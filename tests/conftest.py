@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.launcher import ROOT, Stack, ensure_model
+from bot.settings import Settings, load_settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(data_dir: Path, rasa_url: str, **env: str) -> Settings:
+    return load_settings(
+        env={
+            "GUICHET_DATA_DIR": str(data_dir),
+            "GUICHET__SERVER__PORT": str(free_port()),
+            "GUICHET__ACTIONS__PORT": str(free_port()),
+            "GUICHET__RASA__URL": rasa_url,
+            **env,
+        }
+    )
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    # `make test` trains beforehand; running pytest alone trains if needed.
+    return ensure_model(Path(os.environ.get("GUICHET_DATA_DIR", ROOT / "data")).resolve())
+
+
+@pytest.fixture(scope="session")
+def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("stack-data")
+    settings = make_settings(data_dir, f"http://127.0.0.1:{free_port()}")
+    running = Stack(settings, trained_model)
+    try:
+        running.start(timeout_s=240)
+        yield running
+    finally:
+        running.stop()

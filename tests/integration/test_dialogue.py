@@ -1,0 +1,163 @@
+"""French dialogue end to end: the real app relays to the real Rasa server,
+whose custom actions run back in the app."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+import pytest
+
+from bot.launcher import Stack
+from tests.support.chat import Chat, texts
+
+pytestmark = pytest.mark.integration
+
+
+def chat(stack: Stack) -> Chat:
+    return Chat(stack.app_url, str(uuid.uuid4()))
+
+
+async def test_greeting_says_it_is_an_automated_assistant(stack: Stack) -> None:
+    reply = texts(await chat(stack).say("Bonjour"))
+    assert "assistant automatisé" in reply
+
+
+@pytest.mark.parametrize("question", ["vous êtes un robot ?", "je parle a une vraie personne la"])
+async def test_bot_challenge(stack: Stack, question: str) -> None:
+    assert "assistant automatisé" in texts(await chat(stack).say(question))
+
+
+async def test_opening_hours_and_contacts_come_from_settings(stack: Stack) -> None:
+    town = stack.settings.town
+    hours = texts(await chat(stack).say("la mairie est ouverte a quelle heure le samedi"))
+    for slot in town.opening_hours:
+        assert slot.hours in hours
+    contact = texts(await chat(stack).say("quel est le numéro de téléphone de la mairie ?"))
+    assert town.phone in contact and town.address in contact
+
+
+async def test_capabilities_offer_buttons(stack: Stack) -> None:
+    messages = await chat(stack).say("qu'est-ce que tu sais faire ?")
+    assert "assistant automatisé" in texts(messages)
+    payloads = [b["payload"] for m in messages for b in m.get("buttons", [])]
+    assert "/report_problem" in payloads
+
+
+async def test_out_of_scope_insult_and_human(stack: Stack) -> None:
+    c = chat(stack)
+    assert "services et les démarches" in texts(await c.say("quel temps fera-t-il demain à Nice ?"))
+    calm = texts(await c.say("t'es vraiment nul espèce de bot de merde"))
+    assert "reformuler" in calm and "merde" not in calm
+    human = texts(await c.say("je veux parler à une vraie personne"))
+    assert stack.settings.town.phone in human
+
+
+async def test_unknown_question_is_honest_and_offers_a_human(stack: Stack) -> None:
+    messages = await chat(stack).say(
+        "comment obtenir une autorisation d'abattage d'un arbre classé ?"
+    )
+    reply = texts(messages)
+    assert "pas trouvé" in reply
+    assert {"/request_human", "/contact_info"} <= {
+        b["payload"] for m in messages for b in m.get("buttons", [])
+    }
+
+
+async def test_emergency_numbers_at_once(stack: Stack) -> None:
+    messages = await chat(stack).say("au secours mon voisin ne respire plus")
+    assert messages[0].get("emergency") is True
+    assert messages[0]["text"].splitlines()[1].startswith("• 15")
+    # Given once, not twice (Rasa's action and the app's guard agree).
+    assert sum(1 for m in messages if m.get("emergency")) == 1
+
+
+def stored_report(stack: Stack, reference: str) -> sqlite3.Row | None:
+    with sqlite3.connect(stack.settings.data_dir / "guichet.db") as db:
+        db.row_factory = sqlite3.Row
+        row: sqlite3.Row | None = db.execute(
+            "SELECT * FROM reports WHERE reference = ?", (reference,)
+        ).fetchone()
+        return row
+
+
+def reference_in(messages: list[dict]) -> str:
+    refs = [m["report_reference"] for m in messages if "report_reference" in m]
+    if refs:
+        return str(refs[0])
+    text = texts(messages)
+    assert "SIG-" in text, text
+    return text[text.index("SIG-") : text.index("SIG-") + 10]
+
+
+async def test_report_form_without_contact(stack: Stack) -> None:
+    c = chat(stack)
+    ask = await c.say("je voudrais signaler un problème dans ma rue")
+    assert "type de problème" in texts(ask)
+    button = next(b for b in ask[-1]["buttons"] if "clairage" in b["title"])
+    assert "adresse" in texts(await c.say(button["title"], button["payload"]))
+    assert "Décrivez" in texts(await c.say("devant le 12 rue des Lilas"))
+    consent = await c.say("le lampadaire clignote toute la nuit")
+    assert "recontacté" in texts(consent)
+    done = await c.say("Non", "/deny")
+    reference = reference_in(done)
+    row = stored_report(stack, reference)
+    assert row is not None
+    assert (row["category"], row["location"], row["contact"]) == (
+        "eclairage",
+        "devant le 12 rue des Lilas",
+        None,
+    )
+    assert row["description"] == "le lampadaire clignote toute la nuit"
+    assert row["conversation_id"] == c.session_id
+
+
+async def test_report_form_with_contact_typed_category_and_validation(stack: Stack) -> None:
+    c = chat(stack)
+    await c.say("il faut que je fasse un signalement")
+    assert "adresse" in texts(await c.say("un dépôt sauvage de gravats"))
+    await c.say("chemin du Moulin, près du pont")
+    await c.say("des sacs de gravats abandonnés depuis une semaine")
+    assert "e-mail" in texts(await c.say("oui", "/affirm"))
+    retry = texts(await c.say("mon numéro c'est le 12"))
+    assert "pas reconnu" in retry
+    done = await c.say("camille.martin@exemple.fr")
+    row = stored_report(stack, reference_in(done))
+    assert row is not None
+    assert row["category"] == "depot_sauvage"
+    assert row["contact"] == "camille.martin@exemple.fr"
+
+
+async def test_withdrawn_consent_stores_no_contact(stack: Stack) -> None:
+    c = chat(stack)
+    await c.say("je veux signaler un banc cassé")
+    await c.say("Mobilier urbain", '/inform{"report_category":"mobilier_urbain"}')
+    await c.say("square Jean Moulin")
+    await c.say("le banc près des jeux est cassé en deux")
+    assert "e-mail" in texts(await c.say("oui", "/affirm"))
+    done = await c.say("non finalement je préfère pas")
+    assert "pas recontacté" in texts(done)
+    row = stored_report(stack, reference_in(done))
+    assert row is not None and row["contact"] is None
+
+
+async def test_cancel_and_interruptions_inside_the_form(stack: Stack) -> None:
+    c = chat(stack)
+    await c.say("signaler un nid de poule")
+    robot = texts(await c.say("attendez, vous êtes un robot ?"))
+    assert "assistant automatisé" in robot and "type de problème" in robot
+    fire = await c.say("il y a le feu dans l'immeuble en face !")
+    assert fire[0].get("emergency") and "• 18" in fire[0]["text"]
+    cancelled = texts(await c.say("annuler"))
+    assert "annule" in cancelled and "Rien n'a été enregistré" in cancelled
+    # A new report starts from scratch: the earlier answers were forgotten.
+    assert "type de problème" in texts(await c.say("je veux faire un signalement"))
+
+
+async def test_history_keeps_the_whole_conversation(stack: Stack) -> None:
+    c = chat(stack)
+    await c.say("Bonjour")
+    await c.say("horaires de la mairie")
+    history = await c.history()
+    assert [m["role"] for m in history] == ["user", "bot", "user", "bot"]
+    assert history[0]["text"] == "Bonjour"

@@ -1,0 +1,48 @@
+"""A stand-in for Rasa's REST channel, for unit tests of the app's own behaviour
+(timeouts, errors, ordering). Integration tests use the real Rasa server."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class RasaDouble:
+    delay_s: float = 0.0
+    status: int = 200
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        async def webhook(request: web.Request) -> web.Response:
+            body = await request.json()
+            self.received.append(body)
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            if self.status != 200:
+                return web.json_response({"error": "boom"}, status=self.status)
+            text = body["message"]
+            return web.json_response(
+                [
+                    {"recipient_id": body["sender"], "text": f"écho : {text}"},
+                    {
+                        "recipient_id": body["sender"],
+                        "custom": {
+                            "text": "avec source",
+                            "sources": [{"title": "T", "url": "https://x.example/a"}],
+                            "buttons": [{"title": "Oui", "payload": "/affirm"}],
+                        },
+                    },
+                ]
+            )
+
+        async def root(_: web.Request) -> web.Response:
+            return web.Response(text="Hello from Rasa: 3.6.21")
+
+        app = web.Application()
+        app.router.add_post("/webhooks/rest/webhook", webhook)
+        app.router.add_get("/", root)
+        return app
