@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.dependencies import ActionDependencies
@@ -36,19 +37,27 @@ class ActionAnswerFromKnowledgeBase(Action):
     ) -> list[dict[str, Any]]:
         question = (tracker.latest_message.get("text") or "").strip()
         voice = tracker.get_latest_input_channel() == "phone"
+        picked = next(tracker.get_latest_entity_values("kb_article"), None)
         answer = KnowledgeAnswer(Confidence.NOT_FOUND)
-        if self._knowledge is not None and question:
+        if self._knowledge is not None and (question or picked):
             try:
-                answer = await self._knowledge.answer(question, voice=voice)
+                if picked:
+                    # The citizen chose an article among suggestions.
+                    chosen = await self._knowledge.passage_of(str(picked), voice=voice)
+                    if chosen is not None:
+                        answer = KnowledgeAnswer(Confidence.ANSWER, [chosen])
+                else:
+                    answer = await self._knowledge.answer(question, voice=voice)
             except Exception:
                 log.exception("knowledge base search failed")
         if answer.confidence is Confidence.ANSWER and answer.passages:
             best = answer.passages[0]
             dispatcher.utter_message(
                 json_message={
-                    "text": f"{best.title}\n{best.text}",
+                    "text": f"{best.title}\n{best.text}" if best.text else best.title,
                     "sources": [_source(best)],
                     "articles": [best.slug],
+                    "feedback": {"query_id": answer.query_id, "slug": best.slug},
                 }
             )
         elif answer.confidence is Confidence.AMBIGUOUS and answer.passages:
@@ -76,4 +85,4 @@ class ActionAnswerFromKnowledgeBase(Action):
                     "not_found": True,
                 }
             )
-        return []
+        return [SlotSet("kb_article", None)] if picked else []

@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.storage.database import create_engine, create_schema
 from bot.storage.reports import ReportStore
 from bot.storage.transcripts import TranscriptStore
+from knowledge_base.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ class Services:
     rasa: RasaClient
     conversation: ConversationService
     reports: ReportService
+    knowledge: KnowledgeBase
     executor: ActionExecutor
+    background: list[asyncio.Task[None]]
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -53,12 +56,20 @@ class Services:
         conversation = ConversationService(
             rasa, TranscriptStore(engine), settings.town, settings.chat
         )
+        knowledge = KnowledgeBase(engine, settings.data_dir)
+        await knowledge.start()
         executor = ActionExecutor()
-        for action in build_actions(ActionDependencies(town=settings.town, reports=reports)):
+        deps = ActionDependencies(town=settings.town, reports=reports, knowledge=knowledge)
+        for action in build_actions(deps):
             executor.register_action(action)
-        return cls(settings, engine, rasa, conversation, reports, executor)
+        # Articles imported or edited by another process reach this index too.
+        background = [asyncio.create_task(knowledge.follow())]
+        return cls(settings, engine, rasa, conversation, reports, knowledge, executor, background)
 
     async def close(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.rasa.close()
         await self.engine.dispose()
 

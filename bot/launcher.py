@@ -8,6 +8,7 @@ prints the URLs and stops both on Ctrl-C. The test suite uses `Stack` too.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import os
 import signal
@@ -87,6 +88,38 @@ def ensure_model(data_dir: Path, root: Path = ROOT, force: bool = False) -> Path
     stamp.write_text(fingerprint + "\n")
     print(f"guichet: model trained in {time.monotonic() - started:.0f} s", flush=True)
     return model
+
+
+DEMO_BASE = ROOT / "knowledge_base" / "demo"
+
+
+async def _seed(data_dir: Path, source: Path) -> int:
+    from bot.storage.database import create_engine, create_schema
+    from knowledge_base.service import KnowledgeBase
+
+    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'guichet.db'}")
+    try:
+        await create_schema(engine)
+        kb = KnowledgeBase(engine, data_dir)
+        await kb.start()
+        if await kb.store.revision():
+            return 0
+        report = await kb.import_dir(source, "demo")
+        for name, reason in report.errors:
+            print(f"guichet: demo article {name} not imported: {reason}", file=sys.stderr)
+        return len(report.created)
+    finally:
+        await engine.dispose()
+
+
+def seed_knowledge_base(data_dir: Path, source: Path = DEMO_BASE) -> int:
+    """Import the demo articles into an empty base (first start); returns how many."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    created = asyncio.run(_seed(data_dir, source))
+    if created:
+        print(f"guichet: imported {created} demo articles in {time.monotonic() - started:.0f} s")
+    return created
 
 
 def _answers(url: str) -> bool:
@@ -221,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.command == "train":
         return 0
+    seed_knowledge_base(settings.data_dir)
     stack = Stack(settings, model)
     try:
         print("guichet: starting Rasa and the app (Rasa takes 20 to 60 s) …", flush=True)

@@ -27,9 +27,15 @@ class Passage:
 class KnowledgeAnswer:
     confidence: Confidence
     passages: list[Passage] = field(default_factory=list)
+    # Id of the logged question, for the citizen's "useful / not useful" feedback.
+    query_id: int | None = None
 
 
 class KnowledgeSearch(Protocol):
     async def answer(self, question: str, *, voice: bool = False) -> KnowledgeAnswer:
         """Best passages for a citizen's question, with how sure the match is."""
+        ...
+
+    async def passage_of(self, slug: str, *, voice: bool = False) -> Passage | None:
+        """The answer of one article, when the citizen picked it among suggestions."""
         ...

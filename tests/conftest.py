@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.launcher import ROOT, Stack, ensure_model
+from bot.launcher import ROOT, Stack, ensure_model, seed_knowledge_base
 from bot.settings import Settings, load_settings
 
 
@@ -43,8 +44,28 @@ def trained_model() -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def demo_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding the imported demo articles, built once per session."""
+    data_dir = tmp_path_factory.mktemp("demo-base")
+    seed_knowledge_base(data_dir)
+    return data_dir
+
+
+def copy_base(demo_base: Path, target: Path) -> None:
+    for name in ("guichet.db", "guichet.db-wal", "guichet.db-shm", "chroma"):
+        source = demo_base / name
+        if source.is_dir():
+            shutil.copytree(source, target / name)
+        elif source.exists():
+            shutil.copy2(source, target / name)
+
+
+@pytest.fixture(scope="session")
+def stack(
+    trained_model: Path, demo_base: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("stack-data")
+    copy_base(demo_base, data_dir)
     settings = make_settings(data_dir, f"http://127.0.0.1:{free_port()}")
     running = Stack(settings, trained_model)
     try:

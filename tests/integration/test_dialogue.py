@@ -13,6 +13,9 @@ from tests.support.chat import Chat, texts
 
 pytestmark = pytest.mark.integration
 
+# Close to several articles, sure of none: the bot asks which one was meant.
+SUGGESTION_QUESTION = "inscription"
+
 
 def chat(stack: Stack) -> Chat:
     return Chat(stack.app_url, str(uuid.uuid4()))
@@ -53,15 +56,31 @@ async def test_out_of_scope_insult_and_human(stack: Stack) -> None:
     assert stack.settings.town.phone in human
 
 
-async def test_unknown_question_is_honest_and_offers_a_human(stack: Stack) -> None:
-    messages = await chat(stack).say(
-        "comment obtenir une autorisation d'abattage d'un arbre classé ?"
-    )
-    reply = texts(messages)
-    assert "pas trouvé" in reply
-    assert {"/request_human", "/contact_info"} <= {
-        b["payload"] for m in messages for b in m.get("buttons", [])
-    }
+async def test_knowledge_question_gets_a_sourced_answer(stack: Stack) -> None:
+    messages = await chat(stack).say("comment refaire ma carte d'identite ?")
+    answer = next(m for m in messages if m.get("sources"))
+    assert "Carte d'identité" in answer["text"]
+    source = answer["sources"][0]
+    assert source["url"].startswith("https://www.villebrune.example/")
+    assert source["updated"]
+    assert answer["feedback"]["slug"] == answer["articles"][0]
+
+
+async def test_uncovered_question_is_honest_and_offers_a_human(stack: Stack) -> None:
+    messages = await chat(stack).say("comment je fais pour repasser mon permis de conduire ?")
+    assert not any(m.get("sources") for m in messages)
+    payloads = {b["payload"] for m in messages for b in m.get("buttons", [])}
+    assert "/request_human" in payloads
+
+
+async def test_suggestion_buttons_lead_to_the_chosen_article(stack: Stack) -> None:
+    c = chat(stack)
+    messages = await c.say(SUGGESTION_QUESTION)
+    buttons = [b for m in messages for b in m.get("buttons", []) if "kb_article" in b["payload"]]
+    assert buttons, messages
+    chosen = await c.say(buttons[0]["title"], buttons[0]["payload"])
+    answer = next(m for m in chosen if m.get("sources"))
+    assert answer["text"].startswith(buttons[0]["title"])
 
 
 async def test_emergency_numbers_at_once(stack: Stack) -> None:

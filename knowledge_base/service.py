@@ -1,0 +1,258 @@
+"""The knowledge base as the rest of the app sees it.
+
+Writes go to the database first, then to the index, in the same call, so an
+edit is searchable as soon as `save` returns. A background loop also follows
+the database's revision, so changes made by another process (the import CLI,
+another app instance) reach this process's index within a second or two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from knowledge_base.answering import Thresholds, best_chunk, decide, passage
+from knowledge_base.articles import Article, ArticleError, Status
+from knowledge_base.embeddings import E5Embeddings
+from knowledge_base.index import SearchIndex
+from knowledge_base.interface import Confidence, KnowledgeAnswer, Passage
+from knowledge_base.logbook import LexiconStore, QueryLog
+from knowledge_base.markdown_io import read_article_file, to_markdown
+from knowledge_base.retrievers import HybridRetriever, hybrid_retriever
+from knowledge_base.store import ArticleStore
+from knowledge_base.text import Lexicon
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEXICON = Path(__file__).with_name("lexicon_fr.yml")
+
+
+def default_lexicon_groups() -> list[list[str]]:
+    data = yaml.safe_load(DEFAULT_LEXICON.read_text(encoding="utf-8"))
+    return [[str(e) for e in g] for g in data["groups"]]
+
+
+def write_articles(directory: Path, articles: list[Article]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for article in articles:
+        target = directory / f"{article.slug}.md"
+        tmp = target.with_suffix(".md.tmp")
+        tmp.write_text(to_markdown(article), encoding="utf-8")
+        tmp.replace(target)  # a reader never sees a half-written file
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class RankedArticle:
+    slug: str
+    title: str
+    score: float
+    evidence: dict[str, Any]
+
+
+class KnowledgeBase:
+    def __init__(
+        self, engine: AsyncEngine, data_dir: Path, thresholds: Thresholds | None = None
+    ) -> None:
+        self.engine = engine
+        self.store = ArticleStore(engine)
+        self.queries = QueryLog(engine)
+        self._lexicon_store = LexiconStore()
+        self._chroma_dir = data_dir / "chroma"
+        self.thresholds = thresholds or Thresholds()
+        self._index: SearchIndex | None = None
+        self._retriever: HybridRetriever | None = None
+        self._revision = 0
+        # One writer at a time to the index; searches do not wait for it.
+        self._write_lock = asyncio.Lock()
+
+    # --- life cycle ---
+    async def start(self) -> None:
+        groups = await self._lexicon_store.load(self.engine)
+        if not groups:
+            groups = default_lexicon_groups()
+            await self._lexicon_store.replace(self.engine, groups)
+        lexicon = Lexicon(tuple(tuple(g) for g in groups))
+        self._index = await asyncio.to_thread(
+            SearchIndex, self._chroma_dir, E5Embeddings(), lexicon
+        )
+        self._retriever = hybrid_retriever(self._index)
+        await self.sync(full=True)
+
+    @property
+    def index(self) -> SearchIndex:
+        if self._index is None:
+            raise RuntimeError("KnowledgeBase.start() was not awaited")
+        return self._index
+
+    async def sync(self, full: bool = False) -> int:
+        """Apply database changes to the index; returns how many articles changed."""
+        async with self._write_lock:
+            if full:
+                revision = await self.store.revision()
+                published = await self.store.all(Status.PUBLISHED)
+                await asyncio.to_thread(self.index.reconcile, published)
+                self._revision = revision
+                return len(published)
+            revision, changed = await self.store.changed_since(self._revision)
+            for article in changed:
+                await asyncio.to_thread(self.index.upsert, article)
+            self._revision = revision
+            return len(changed)
+
+    async def follow(self, interval_s: float = 1.0) -> None:
+        """Keep following changes made by other processes until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.sync()
+            except Exception:
+                log.exception("knowledge base sync failed; retrying")
+
+    # --- writing ---
+    async def save(
+        self, article: Article, author: str, expected_version: int, summary: str = ""
+    ) -> Article:
+        saved = await self.store.save(article, author, expected_version, summary)
+        await self._after_write(saved)
+        return saved
+
+    async def revert(self, slug: str, version: int, author: str, expected_version: int) -> Article:
+        saved = await self.store.revert(slug, version, author, expected_version)
+        await self._after_write(saved)
+        return saved
+
+    async def _after_write(self, saved: Article) -> None:
+        async with self._write_lock:
+            await asyncio.to_thread(self.index.upsert, saved)
+
+    async def set_lexicon(self, groups: list[list[str]]) -> None:
+        cleaned = [[e.strip() for e in g if e.strip()] for g in groups]
+        cleaned = [g for g in cleaned if len(g) >= 2]
+        await self._lexicon_store.replace(self.engine, cleaned)
+        lexicon = Lexicon(tuple(tuple(g) for g in cleaned))
+        async with self._write_lock:
+            await asyncio.to_thread(self.index.set_lexicon, lexicon)
+
+    async def lexicon_groups(self) -> list[list[str]]:
+        return await self._lexicon_store.load(self.engine)
+
+    async def import_dir(
+        self,
+        directory: Path,
+        author: str,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> ImportReport:
+        """Idempotent import of a folder of Markdown articles.
+
+        A file that fails to parse or validate is reported with its reason and
+        skipped; every article is written in its own transaction, so an error
+        never leaves a half-written article nor blocks the others.
+        """
+        report = ImportReport()
+        files = await asyncio.to_thread(
+            lambda: sorted(p for p in directory.glob("*.md") if p.is_file())
+        )
+        seen: dict[str, str] = {}
+        for number, path in enumerate(files, 1):
+            try:
+                article = await asyncio.to_thread(read_article_file, path)
+                if article.slug in seen:
+                    raise ArticleError(
+                        f"slug {article.slug!r} is also used by {seen[article.slug]}"
+                    )
+                seen[article.slug] = path.name
+                outcome, saved = await self.store.upsert(article, author, "import")
+                getattr(report, outcome).append(saved.slug)
+                if outcome != "unchanged":
+                    await self._after_write(saved)
+            except (ArticleError, OSError) as exc:
+                report.errors.append((path.name, str(exc)))
+            if progress:
+                progress(number, len(files), path.name)
+        async with self._write_lock:
+            self._revision = max(self._revision, await self.store.revision())
+        return report
+
+    async def export_dir(self, directory: Path) -> int:
+        articles = await self.store.all()
+        await asyncio.to_thread(write_articles, directory, articles)
+        return len(articles)
+
+    # --- reading ---
+    async def rank(self, question: str, k: int = 10) -> list[RankedArticle]:
+        if self._retriever is None:
+            raise RuntimeError("KnowledgeBase.start() was not awaited")
+        retriever = self._retriever
+        docs = await asyncio.to_thread(retriever.invoke, question)
+        return [
+            RankedArticle(
+                slug=d.metadata["slug"],
+                title=d.page_content,
+                score=float(d.metadata["rrf"]),
+                evidence={k: v for k, v in d.metadata.items() if k != "slug"},
+            )
+            for d in docs[:k]
+        ]
+
+    async def answer(
+        self, question: str, *, voice: bool = False, channel: str | None = None
+    ) -> KnowledgeAnswer:
+        ranked = await self.rank(question)
+        confidence = decide([r.evidence for r in ranked], self.thresholds)
+        passages = [self._passage(r, question, voice) for r in ranked[:3]]
+        top = ranked[0].slug if ranked else None
+        query_id = await self.queries.record(
+            question, channel or ("phone" if voice else "webchat"), confidence.value, top
+        )
+        if confidence is Confidence.NOT_FOUND:
+            return KnowledgeAnswer(Confidence.NOT_FOUND, query_id=query_id)
+        if confidence is Confidence.ANSWER:
+            return KnowledgeAnswer(Confidence.ANSWER, passages[:1], query_id)
+        return KnowledgeAnswer(Confidence.AMBIGUOUS, passages, query_id)
+
+    async def passage_of(self, slug: str, *, voice: bool = False) -> Passage | None:
+        """The lead of a given article (when the citizen picked it from a list)."""
+        article = self.index.article(slug)
+        if article is None:
+            return None
+        return Passage(
+            slug=slug,
+            title=article.title,
+            text=passage(article.chunks[0] if article.chunks else None, voice=voice),
+            url=article.url,
+            updated=article.updated,
+            score=1.0,
+        )
+
+    def _passage(self, ranked: RankedArticle, question: str, voice: bool) -> Passage:
+        article = self.index.article(ranked.slug)
+        assert article is not None
+        chunk_index = ranked.evidence.get("chunk")
+        chunk = best_chunk(article.chunks, question, chunk_index if chunk_index != -1 else None)
+        return Passage(
+            slug=article.slug,
+            title=article.title,
+            text=passage(chunk, voice=voice),
+            url=article.url,
+            updated=article.updated,
+            score=ranked.score,
+        )
