@@ -53,11 +53,11 @@ class Services:
         rasa = RasaClient(settings.rasa.url, settings.rasa.timeout_s)
         await rasa.start()
         reports = ReportService(ReportStore(engine))
-        conversation = ConversationService(
-            rasa, TranscriptStore(engine), settings.town, settings.chat
-        )
         knowledge = KnowledgeBase(engine, settings.data_dir)
         await knowledge.start()
+        conversation = ConversationService(
+            rasa, TranscriptStore(engine), settings.town, settings.chat, knowledge.queries
+        )
         executor = ActionExecutor()
         deps = ActionDependencies(town=settings.town, reports=reports, knowledge=knowledge)
         for action in build_actions(deps):

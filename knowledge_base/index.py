@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
@@ -27,9 +28,10 @@ from knowledge_base.text import Lexicon, analyse
 log = logging.getLogger(__name__)
 
 COLLECTION = "articles"
-# Words of a section embedded with its title and heading: e5 small is most
-# accurate on short passages, and embedding cost grows faster than linearly.
-SECTION_WORDS = 48
+# One vector per article: its title, staff keywords and opening words. Measured
+# on both evaluation sets, a vector per section ranked worse (max-sim favours
+# stray sections) and costs ~1 ms per embedded word (docs/architecture.md).
+VECTOR_WORDS = 64
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,10 @@ def head_text(article: Article) -> str:
     return ". ".join(p for p in parts if p)
 
 
-def dense_texts(article: Article, chunks: list[Chunk]) -> list[str]:
-    texts = [head_text(article)]
-    for chunk in chunks:
-        words = " ".join(chunk.text.split()[:SECTION_WORDS])
-        texts.append(
-            f"{article.title} — {chunk.heading}. {words}"
-            if chunk.heading
-            else f"{article.title}. {words}"
-        )
-    return texts
+def dense_text(article: Article, chunks: list[Chunk]) -> str:
+    body = " ".join(c.text for c in chunks)
+    words = f"{head_text(article)}. {body}".split()
+    return " ".join(words[:VECTOR_WORDS])
 
 
 def lexical_tokens(article: Article, lexicon: Lexicon) -> list[str]:
@@ -112,44 +108,45 @@ class SearchIndex:
         with self._lock:
             return self.lexical.search(tokens, limit), self.lexical.max_score(tokens)
 
-    def dense_search(self, query: str, limit: int) -> list[tuple[str, int, float]]:
-        """Ranked (slug, chunk index or -1 for the head, cosine similarity), best per article."""
+    def dense_search(
+        self, query: str, limit: int, also: Iterable[str] = ()
+    ) -> list[tuple[str, float]]:
+        """Ranked (slug, cosine) from Chroma, then the cosine of each slug of `also`
+        that Chroma did not return (another retriever's candidates), so every
+        candidate can be scored on both kinds of evidence."""
         if not self._articles:
             return []
         vector = self.embeddings.embed_query(query)
         results = self.vectors.similarity_search_by_vector_with_relevance_scores(
-            vector, k=min(limit * 4, max(1, self.vectors._collection.count()))
+            vector, k=min(limit, len(self._articles))
         )
-        best: dict[str, tuple[int, float]] = {}
-        for doc, distance in results:
-            slug = doc.metadata["slug"]
-            cosine = 1.0 - float(distance)
-            if slug not in best or cosine > best[slug][1]:
-                best[slug] = (int(doc.metadata["chunk"]), cosine)
-        ranked = sorted(best.items(), key=lambda kv: kv[1][1], reverse=True)[:limit]
-        return [(slug, chunk, cos) for slug, (chunk, cos) in ranked]
+        ranked = [(str(doc.metadata["slug"]), 1.0 - float(distance)) for doc, distance in results]
+        seen = {slug for slug, _ in ranked}
+        missing = [s for s in also if s not in seen]
+        if missing:
+            got = self.vectors._collection.get(ids=missing, include=["embeddings"])
+            embeddings = got["embeddings"] if got["embeddings"] is not None else []
+            query_vector = np.asarray(vector, dtype=np.float32)
+            for slug, emb in zip(got["ids"], embeddings, strict=True):
+                cosine = float(np.dot(np.asarray(emb, dtype=np.float32), query_vector))
+                ranked.append((slug, cosine))
+        return ranked
 
     # --- writing ---
     def upsert(self, article: Article) -> None:
-        """Index a published article (replacing its chunks), or drop an unpublished one."""
+        """Index a published article (replacing its vector), or drop an unpublished one."""
         if not article.published:
             self.remove(article.slug)
             return
         chunks = split_sections(article)
-        texts = dense_texts(article, chunks)
-        vectors = self.embeddings.embed_documents(texts)  # the slow part, outside the lock
-        ids = [f"{article.slug}#{i - 1}" for i in range(len(texts))]
-        metadatas: list[dict[str, str | int]] = [
-            {"slug": article.slug, "chunk": i - 1, "version": article.version}
-            for i in range(len(texts))
-        ]
+        text = dense_text(article, chunks)
+        vector = self.embeddings.embed_documents([text])  # the slow part, outside the lock
         with self._lock:
-            self.vectors._collection.delete(where={"slug": article.slug})
             self.vectors._collection.upsert(
-                ids=ids,
-                embeddings=vectors,  # type: ignore[arg-type]
-                documents=texts,
-                metadatas=metadatas,  # type: ignore[arg-type]
+                ids=[article.slug],
+                embeddings=vector,  # type: ignore[arg-type]
+                documents=[text],
+                metadatas=[{"slug": article.slug, "version": article.version}],
             )
             self._register(article, chunks)
 
@@ -167,7 +164,7 @@ class SearchIndex:
 
     def remove(self, slug: str) -> None:
         with self._lock:
-            self.vectors._collection.delete(where={"slug": slug})
+            self.vectors._collection.delete(ids=[slug])
             self.lexical.remove(slug)
             self._articles.pop(slug, None)
             self._sources.pop(slug, None)
@@ -191,11 +188,11 @@ class SearchIndex:
         stale = [s for s in versions if s not in wanted]
         if stale:
             with self._lock:
-                self.vectors._collection.delete(where={"slug": {"$in": stale}})  # type: ignore[dict-item]
+                self.vectors._collection.delete(ids=stale)
         embedded = 0
         for slug, article in wanted.items():
             chunks = split_sections(article)
-            if versions.get(slug) == {article.version} and counts.get(slug) == len(chunks) + 1:
+            if versions.get(slug) == {article.version} and counts.get(slug) == 1:
                 with self._lock:
                     self._register(article, chunks)
             else:

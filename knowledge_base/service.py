@@ -207,27 +207,35 @@ class KnowledgeBase:
             RankedArticle(
                 slug=d.metadata["slug"],
                 title=d.page_content,
-                score=float(d.metadata["rrf"]),
+                score=float(d.metadata["score"]),
                 evidence={k: v for k, v in d.metadata.items() if k != "slug"},
             )
             for d in docs[:k]
         ]
 
-    async def answer(
-        self, question: str, *, voice: bool = False, channel: str | None = None
-    ) -> KnowledgeAnswer:
+    async def preview(
+        self, question: str, *, voice: bool = False
+    ) -> tuple[KnowledgeAnswer, list[RankedArticle]]:
+        """What the bot would answer, with the ranking behind it; nothing is logged."""
         ranked = await self.rank(question)
         confidence = decide([r.evidence for r in ranked], self.thresholds)
         passages = [self._passage(r, question, voice) for r in ranked[:3]]
+        if confidence is Confidence.NOT_FOUND:
+            return KnowledgeAnswer(Confidence.NOT_FOUND), ranked
+        if confidence is Confidence.ANSWER:
+            return KnowledgeAnswer(Confidence.ANSWER, passages[:1]), ranked
+        return KnowledgeAnswer(Confidence.AMBIGUOUS, passages), ranked
+
+    async def answer(
+        self, question: str, *, voice: bool = False, channel: str | None = None
+    ) -> KnowledgeAnswer:
+        preview, ranked = await self.preview(question, voice=voice)
+        confidence, passages = preview.confidence, preview.passages
         top = ranked[0].slug if ranked else None
         query_id = await self.queries.record(
             question, channel or ("phone" if voice else "webchat"), confidence.value, top
         )
-        if confidence is Confidence.NOT_FOUND:
-            return KnowledgeAnswer(Confidence.NOT_FOUND, query_id=query_id)
-        if confidence is Confidence.ANSWER:
-            return KnowledgeAnswer(Confidence.ANSWER, passages[:1], query_id)
-        return KnowledgeAnswer(Confidence.AMBIGUOUS, passages, query_id)
+        return KnowledgeAnswer(confidence, passages, query_id)
 
     async def passage_of(self, slug: str, *, voice: bool = False) -> Passage | None:
         """The lead of a given article (when the citizen picked it from a list)."""
@@ -246,8 +254,7 @@ class KnowledgeBase:
     def _passage(self, ranked: RankedArticle, question: str, voice: bool) -> Passage:
         article = self.index.article(ranked.slug)
         assert article is not None
-        chunk_index = ranked.evidence.get("chunk")
-        chunk = best_chunk(article.chunks, question, chunk_index if chunk_index != -1 else None)
+        chunk = best_chunk(article.chunks, question, None)
         return Passage(
             slug=article.slug,
             title=article.title,

@@ -53,6 +53,7 @@ class WebChatChannel:
         app.router.add_get("/ws", self.websocket)
         app.router.add_post("/api/chat/{session}/messages", self.post_message)
         app.router.add_get("/api/chat/{session}/history", self.get_history)
+        app.router.add_post("/api/chat/{session}/feedback", self.post_feedback)
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         session_id = request.query.get("session", "")
@@ -114,6 +115,19 @@ class WebChatChannel:
             return web.json_response({"messages": []})
         replies = await self._conversation.handle(turn)
         return web.json_response({"messages": [m.to_json() for m in replies]})
+
+    async def post_feedback(self, request: web.Request) -> web.Response:
+        try:
+            data = await request.json()
+        except ValueError:
+            return web.json_response(
+                _error_body("bad_json", BAD_REQUEST_FR, "request body is not JSON"), status=400
+            )
+        try:
+            await self._conversation.record_feedback(request.match_info["session"], data)
+        except InvalidMessage as exc:
+            return web.json_response(_error_body(exc.code, exc.french, str(exc)), status=400)
+        return web.json_response({"status": "recorded"})
 
     async def get_history(self, request: web.Request) -> web.Response:
         try:

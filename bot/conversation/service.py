@@ -7,6 +7,7 @@ import logging
 import re
 import weakref
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from bot.conversation.messages import BotMessage, from_rasa
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 # Random ids from the browser (UUID) or a channel's own ids (SIP Call-ID...).
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.:@-]{8,64}$")
 # Button payloads the bot itself sends: an intent with optional JSON entities.
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PAYLOAD = re.compile(r"^/[a-z_]{1,64}(\{.{0,500}\})?$", re.DOTALL)
 
 
@@ -49,6 +51,10 @@ def validate_session_id(session_id: str) -> str:
     return session_id
 
 
+class FeedbackSink(Protocol):
+    async def feedback(self, query_id: int | None, slug: str, useful: bool) -> None: ...
+
+
 class ConversationService:
     def __init__(
         self,
@@ -56,7 +62,9 @@ class ConversationService:
         transcripts: TranscriptStore,
         town: TownSettings,
         chat: ChatSettings,
+        feedback: FeedbackSink | None = None,
     ) -> None:
+        self._feedback = feedback
         self._rasa = rasa
         self._transcripts = transcripts
         self._town = town
@@ -142,6 +150,25 @@ class ConversationService:
             f"Vous pouvez réessayer dans un instant ou appeler la mairie au {self._town.phone}.",
             extra={"degraded": True},
         )
+
+    async def record_feedback(self, session_id: str, data: Any) -> None:
+        """A citizen's vote on an answer: {query_id, slug, useful}."""
+        validate_session_id(session_id)
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("useful"), bool)
+            or not isinstance(data.get("slug"), str)
+            or not SLUG.match(data["slug"])
+            or not isinstance(data.get("query_id"), (int, type(None)))
+            or isinstance(data.get("query_id"), bool)
+        ):
+            raise InvalidMessage(
+                "bad_feedback",
+                "Votre avis n'a pas pu être enregistré.",
+                "feedback needs 'slug' (article slug), 'useful' (bool), 'query_id' (int or null)",
+            )
+        if self._feedback is not None:
+            await self._feedback.feedback(data["query_id"], data["slug"], data["useful"])
 
     async def history(self, session_id: str) -> list[dict[str, object]]:
         validate_session_id(session_id)

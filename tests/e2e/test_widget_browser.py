@@ -12,6 +12,7 @@ from bot.launcher import Stack
 
 pytestmark = pytest.mark.browser
 
+ENCOMBRANTS_URL = "https://www.villebrune.example/dechets/encombrants"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags chromium keeps trying hosts this
 # machine cannot reach.
@@ -57,6 +58,17 @@ async def test_citizen_asks_and_reads_the_answer(page: Page, stack: Stack) -> No
     bot = page.locator(".guichet-msg-bot").last
     await expect(bot).to_contain_text(stack.settings.town.opening_hours[0].hours, timeout=15000)
     await expect(page.locator(".guichet-msg-user").last).to_contain_text("ouverte quand")
+
+
+async def test_sourced_answer_and_feedback(page: Page) -> None:
+    await page.locator("#guichet-launcher").click()
+    await ask(page, "quand passe le ramassage des encombrants")
+    answer = page.locator(".guichet-msg-bot").last
+    await expect(answer.locator(".guichet-sources a")).to_have_attribute(
+        "href", ENCOMBRANTS_URL, timeout=15000
+    )
+    await answer.locator(".guichet-feedback-button", has_text="Utile").first.click()
+    await expect(answer.locator(".guichet-feedback")).to_have_text("Merci pour votre retour.")
 
 
 async def test_quick_replies_reload_and_html_as_text(page: Page) -> None:

@@ -57,9 +57,9 @@ async def test_out_of_scope_insult_and_human(stack: Stack) -> None:
 
 
 async def test_knowledge_question_gets_a_sourced_answer(stack: Stack) -> None:
-    messages = await chat(stack).say("comment refaire ma carte d'identite ?")
+    messages = await chat(stack).say("quand passe le ramassage des encombrants")
     answer = next(m for m in messages if m.get("sources"))
-    assert "Carte d'identité" in answer["text"]
+    assert answer["text"].startswith("Encombrants")
     source = answer["sources"][0]
     assert source["url"].startswith("https://www.villebrune.example/")
     assert source["updated"]

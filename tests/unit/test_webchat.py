@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -213,3 +214,21 @@ async def test_chat_api_allows_embedding_on_another_origin(client: TestClient) -
     resp = await client.post(f"/api/chat/{sid()}/messages", json={"text": "x"})
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
     assert "Access-Control-Allow-Origin" not in (await client.get("/api/town")).headers
+
+
+async def test_feedback_is_validated_and_recorded(client: TestClient, data_dir: Path) -> None:
+    session = sid()
+    url = f"/api/chat/{session}/feedback"
+    ok = await client.post(url, json={"query_id": None, "slug": "cantine-scolaire", "useful": True})
+    assert ok.status == 200
+    for bad in (
+        {"slug": "cantine-scolaire", "useful": "oui"},
+        {"slug": "<script>", "useful": True},
+        {"query_id": True, "slug": "a", "useful": False},
+        [1],
+    ):
+        resp = await client.post(url, json=bad)
+        assert resp.status == 400 and (await resp.json())["error"]["code"] == "bad_feedback"
+    with sqlite3.connect(data_dir / "guichet.db") as db:
+        rows = db.execute("SELECT slug, useful FROM kb_feedback").fetchall()
+    assert rows == [("cantine-scolaire", 1)]

@@ -60,6 +60,10 @@
     networkError: 'Impossible de joindre le service. V\u00e9rifiez votre connexion puis r\u00e9essayez.',
     genericError: 'Une erreur est survenue. Veuillez r\u00e9essayer dans quelques instants.',
     counter: (n) => `${n} / ${MAX_LENGTH} caract\u00e8res`,
+    feedbackQuestion: 'Cette r\u00e9ponse vous a-t-elle aid\u00e9 ?',
+    useful: 'Utile',
+    notUseful: 'Pas utile',
+    feedbackThanks: 'Merci pour votre retour.',
   };
 
   /* ---------------------------------------------------------------- session */
@@ -328,6 +332,37 @@
     return list.children.length ? list : null;
   }
 
+  // One vote per answer; the server links it to the logged question, not to
+  // the citizen.
+  function renderFeedback(feedback) {
+    if (!feedback || typeof feedback.slug !== 'string') return null;
+    const group = el('div', { class: 'guichet-feedback', role: 'group', 'aria-label': TEXT.feedbackQuestion }, [
+      el('span', { class: 'guichet-feedback-question', text: TEXT.feedbackQuestion }),
+    ]);
+    const vote = async (useful) => {
+      for (const b of group.querySelectorAll('button')) b.disabled = true;
+      try {
+        const res = await fetch(apiUrl('feedback'), {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+          body: JSON.stringify({ query_id: feedback.query_id, slug: feedback.slug, useful }),
+          credentials: 'omit',
+        });
+        if (!res.ok) throw new Error(String(res.status));
+        group.replaceChildren(el('span', { class: 'guichet-feedback-thanks', text: TEXT.feedbackThanks }));
+      } catch (e) {
+        for (const b of group.querySelectorAll('button')) b.disabled = false;
+        addSystemLine(TEXT.networkError, true);
+      }
+    };
+    for (const [label, useful] of [[TEXT.useful, true], [TEXT.notUseful, false]]) {
+      const button = el('button', { type: 'button', class: 'guichet-feedback-button', text: label });
+      button.addEventListener('click', () => vote(useful));
+      group.append(button);
+    }
+    return group;
+  }
+
   function renderQuickReplies(buttons) {
     const group = el('div', { class: 'guichet-quick-replies', role: 'group', 'aria-label': TEXT.quickReplies });
     for (const b of buttons) {
@@ -365,6 +400,7 @@
     const text = typeof m.text === 'string' ? m.text : '';
     const buttons = !isUser && Array.isArray(m.buttons) ? renderQuickReplies(m.buttons) : null;
     const sources = !isUser && Array.isArray(m.sources) ? renderSources(m.sources) : null;
+    const feedback = !isUser ? renderFeedback(m.feedback) : null;
     if (!text && !buttons && !sources) return;
     const emergency = !isUser && m.emergency === true;
     const body = el('div', { class: 'guichet-text' });
@@ -373,7 +409,7 @@
     appendToLog(el('div', {
       class: `guichet-msg guichet-msg-${isUser ? 'user' : 'bot'}${emergency ? ' guichet-msg-emergency' : ''}`,
       role: emergency ? 'alert' : null,
-    }, [el('span', { class: 'guichet-sr', text: isUser ? TEXT.you : TEXT.bot }), body, sources, buttons]));
+    }, [el('span', { class: 'guichet-sr', text: isUser ? TEXT.you : TEXT.bot }), body, sources, feedback, buttons]));
   }
 
   function renderMessages(messages) {
