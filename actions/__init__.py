@@ -10,9 +10,15 @@ from rasa_sdk import Action
 
 from actions.dependencies import ActionDependencies
 from actions.emergency import ActionEmergency
+from actions.handoff import (
+    ActionAskCallbackConsent,
+    ActionRequestHuman,
+    ActionSubmitCallback,
+    ValidateCallbackForm,
+)
 from actions.knowledge import ActionAnswerFromKnowledgeBase
 from actions.report_form import ActionResetReport, ActionSubmitReport, ValidateSignalementForm
-from actions.town import ActionContactInfo, ActionOpeningHours, ActionRequestHuman
+from actions.town import ActionContactInfo, ActionOpeningHours
 
 
 def build_actions(deps: ActionDependencies) -> list[Action]:
@@ -25,6 +31,9 @@ def build_actions(deps: ActionDependencies) -> list[Action]:
         ActionSubmitReport(deps),
         ActionResetReport(),
         ActionAnswerFromKnowledgeBase(deps),
+        ValidateCallbackForm(),
+        ActionAskCallbackConsent(),
+        ActionSubmitCallback(deps),
     ]
 
 

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.dependencies import ActionDependencies
@@ -73,6 +73,20 @@ class ActionAnswerFromKnowledgeBase(Action):
                 }
             )
         else:
+            failures = int(tracker.get_slot("kb_failures") or 0) + 1
+            if failures >= 2:
+                # Second miss in a row: rather than a third try, a person.
+                dispatcher.utter_message(
+                    text=(
+                        "Je ne trouve toujours pas de réponse fiable, je préfère vous orienter "
+                        "vers un agent de la mairie."
+                    )
+                )
+                return [
+                    SlotSet("kb_failures", 0),
+                    SlotSet("handoff_reason", "failures"),
+                    FollowupAction("action_request_human"),
+                ]
             dispatcher.utter_message(
                 json_message={
                     "text": (
@@ -85,4 +99,8 @@ class ActionAnswerFromKnowledgeBase(Action):
                     "not_found": True,
                 }
             )
-        return [SlotSet("kb_article", None)] if picked else []
+            return [SlotSet("kb_failures", failures)]
+        events: list[dict[str, Any]] = [SlotSet("kb_failures", 0)]
+        if picked:
+            events.append(SlotSet("kb_article", None))
+        return events

@@ -36,25 +36,3 @@ class ActionContactInfo(_TownAction):
     ) -> list[dict[str, Any]]:
         dispatcher.utter_message(text=contact_text(self._town))
         return []
-
-
-class ActionRequestHuman(_TownAction):
-    """Until live handoff exists, tell the citizen exactly how to reach a person."""
-
-    def name(self) -> str:
-        return "action_request_human"
-
-    def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        town = self._town
-        hours = "; ".join(f"{s.days} {s.hours}" for s in town.opening_hours)
-        dispatcher.utter_message(
-            text=(
-                "Je ne peux pas encore vous mettre en relation directement avec un agent. "
-                f"Vous pouvez joindre la {town.mairie_name} au {town.phone}"
-                + (f" ({hours})" if hours else "")
-                + f" ou écrire à {town.email}."
-            )
-        )
-        return []

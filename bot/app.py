@@ -15,14 +15,19 @@ from rasa_sdk.executor import ActionExecutor
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actions import ActionDependencies, build_actions
+from bot.admin import register_admin
+from bot.channels.agent_console import register_agent_console
 from bot.channels.webchat import WebChatChannel
 from bot.conversation.action_server import create_action_app
+from bot.conversation.events import EventBus
+from bot.conversation.handoff import HandoffService
 from bot.conversation.rasa_client import RasaClient
 from bot.conversation.service import ConversationService
 from bot.domain.reports import ReportService
 from bot.domain.town import town_info
 from bot.settings import Settings
 from bot.storage.database import create_engine, create_schema
+from bot.storage.handoffs import HandoffStore, TicketStore
 from bot.storage.reports import ReportStore
 from bot.storage.transcripts import TranscriptStore
 from knowledge_base.service import KnowledgeBase
@@ -42,6 +47,8 @@ class Services:
     conversation: ConversationService
     reports: ReportService
     knowledge: KnowledgeBase
+    handoff: HandoffService
+    bus: EventBus
     executor: ActionExecutor
     background: list[asyncio.Task[None]]
 
@@ -50,21 +57,40 @@ class Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.database_url)
         await create_schema(engine)
-        rasa = RasaClient(settings.rasa.url, settings.rasa.timeout_s)
+        rasa = RasaClient(settings.rasa.url, settings.rasa.timeout_s, settings.rasa.token)
         await rasa.start()
         reports = ReportService(ReportStore(engine))
         knowledge = KnowledgeBase(engine, settings.data_dir)
         await knowledge.start()
+        bus = EventBus()
+        transcripts = TranscriptStore(engine)
+        handoff = HandoffService(
+            HandoffStore(engine), TicketStore(engine), transcripts, rasa, bus, settings.handoff
+        )
+        await handoff.requeue_orphans()
         conversation = ConversationService(
-            rasa, TranscriptStore(engine), settings.town, settings.chat, knowledge.queries
+            rasa, transcripts, settings.town, settings.chat, knowledge.queries, handoff
         )
         executor = ActionExecutor()
-        deps = ActionDependencies(town=settings.town, reports=reports, knowledge=knowledge)
+        deps = ActionDependencies(
+            town=settings.town, reports=reports, knowledge=knowledge, handoff=handoff
+        )
         for action in build_actions(deps):
             executor.register_action(action)
         # Articles imported or edited by another process reach this index too.
         background = [asyncio.create_task(knowledge.follow())]
-        return cls(settings, engine, rasa, conversation, reports, knowledge, executor, background)
+        return cls(
+            settings,
+            engine,
+            rasa,
+            conversation,
+            reports,
+            knowledge,
+            handoff,
+            bus,
+            executor,
+            background,
+        )
 
     async def close(self) -> None:
         for task in self.background:
@@ -97,7 +123,7 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 def create_public_app(services: Services) -> web.Application:
     app = web.Application(client_max_size=MAX_PUBLIC_REQUEST_BYTES, middlewares=[security_headers])
-    WebChatChannel(services.conversation).register(app)
+    WebChatChannel(services.conversation, services.bus).register(app)
 
     async def index(_: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / "index.html")
@@ -132,6 +158,8 @@ def create_public_app(services: Services) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_static("/static/", STATIC_DIR)
+    auth = register_admin(app, services)
+    register_agent_console(app, services, auth)
     return app
 
 

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -38,6 +39,16 @@ def training_fingerprint(root: Path = ROOT) -> str:
             digest.update(str(f.relative_to(root)).encode())
             digest.update(f.read_bytes())
     return digest.hexdigest()
+
+
+def rasa_token(data_dir: Path) -> str:
+    """The Rasa HTTP API token of this data directory, created on first use."""
+    path = data_dir / "rasa_token"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def rasa_env(data_dir: Path, actions_url: str) -> dict[str, str]:
@@ -137,6 +148,8 @@ class Stack:
     settings: Settings
     model: Path
     root: Path = ROOT
+    # Extra environment for the app (e.g. GUICHET__... overrides in tests).
+    extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     startup_s: dict[str, float] = field(default_factory=dict)
 
@@ -159,8 +172,10 @@ class Stack:
                 "GUICHET__ACTIONS__HOST": s.actions.host,
                 "GUICHET__ACTIONS__PORT": str(s.actions.port),
                 "GUICHET__RASA__URL": s.rasa.url,
+                "GUICHET__RASA__TOKEN": s.rasa.token or rasa_token(s.data_dir),
             }
         )
+        env.update(self.extra_env)
         return env
 
     def start_rasa(self) -> None:
@@ -181,6 +196,10 @@ class Stack:
                 "127.0.0.1",
                 "--port",
                 port,
+                # The API (tracker events for handoffs) is token-protected, on loopback.
+                "--enable-api",
+                "--auth-token",
+                self.settings.rasa.token or rasa_token(self.settings.data_dir),
                 "--log-file",
                 str(logs / "rasa.log"),
             ],

@@ -8,10 +8,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from bot.domain.availability import WEEKDAYS, AgentHours, parse_ranges
 
 DEFAULT_SETTINGS_FILE = Path(__file__).with_name("settings.yml")
 ENV_PREFIX = "GUICHET__"
@@ -48,6 +52,15 @@ class ListenSettings:
 class RasaSettings:
     url: str
     timeout_s: float
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    hours: AgentHours = field(default_factory=AgentHours)
+    grace_period_s: float = 30.0
+    average_handling_s: float = 240.0
+    phone_transfer_target: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class Settings:
     rasa: RasaSettings
     town: TownSettings
     chat: ChatSettings = field(default_factory=ChatSettings)
+    handoff: HandoffSettings = field(default_factory=HandoffSettings)
 
     @property
     def database_url(self) -> str:
@@ -117,6 +131,37 @@ def _listen(raw: dict[str, Any], key: str) -> ListenSettings:
     return ListenSettings(host=_require(section, "host", str, key), port=port)
 
 
+def _handoff(raw: dict[str, Any]) -> HandoffSettings:
+    section = raw.get("handoff") or {}
+    if not isinstance(section, dict):
+        raise SettingsError("settings: section 'handoff' must be a mapping")
+    weekly_raw = section.get("agent_hours") or {}
+    if not isinstance(weekly_raw, dict) or not set(weekly_raw) <= set(WEEKDAYS):
+        raise SettingsError(f"settings: 'handoff.agent_hours' keys must be among {WEEKDAYS}")
+    try:
+        weekly = {
+            day: parse_ranges(list(ranges or []), f"handoff.agent_hours.{day}")
+            for day, ranges in weekly_raw.items()
+        }
+        closed = frozenset(
+            date.fromisoformat(str(d)) if not isinstance(d, date) else d
+            for d in section.get("closed_days") or []
+        )
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"settings: {exc}") from exc
+    timezone = str(section.get("timezone", "Europe/Paris"))
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"settings: 'handoff.timezone' unknown: {timezone!r}") from exc
+    return HandoffSettings(
+        hours=AgentHours(timezone=timezone, weekly=weekly, extra_closed_days=closed),
+        grace_period_s=float(section.get("grace_period_s", 30)),
+        average_handling_s=float(section.get("average_handling_s", 240)),
+        phone_transfer_target=str(section.get("phone_transfer_target") or ""),
+    )
+
+
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings file, apply environment overrides, validate."""
     env = os.environ if env is None else env
@@ -152,7 +197,12 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         data_dir=Path(str(raw.get("data_dir", "./data"))).resolve(),
         server=_listen(raw, "server"),
         actions=_listen(raw, "actions"),
-        rasa=RasaSettings(url=_require(rasa, "url", str, "rasa").rstrip("/"), timeout_s=timeout),
+        rasa=RasaSettings(
+            url=_require(rasa, "url", str, "rasa").rstrip("/"),
+            timeout_s=timeout,
+            token=str(rasa.get("token") or ""),
+        ),
+        handoff=_handoff(raw),
         chat=chat,
         town=TownSettings(
             name=_require(town, "name", str, "town"),

@@ -32,6 +32,8 @@ COLLECTION = "articles"
 # on both evaluation sets, a vector per section ranked worse (max-sim favours
 # stray sections) and costs ~1 ms per embedded word (docs/architecture.md).
 VECTOR_WORDS = 64
+# Articles embedded per batch during imports and repairs.
+BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -135,20 +137,28 @@ class SearchIndex:
     # --- writing ---
     def upsert(self, article: Article) -> None:
         """Index a published article (replacing its vector), or drop an unpublished one."""
-        if not article.published:
-            self.remove(article.slug)
+        self.upsert_many([article])
+
+    def upsert_many(self, articles: list[Article]) -> None:
+        """Index several articles with one embedding batch (spread over the workers)."""
+        for article in articles:
+            if not article.published:
+                self.remove(article.slug)
+        published = [a for a in articles if a.published]
+        if not published:
             return
-        chunks = split_sections(article)
-        text = dense_text(article, chunks)
-        vector = self.embeddings.embed_documents([text])  # the slow part, outside the lock
+        chunks = [split_sections(a) for a in published]
+        texts = [dense_text(a, c) for a, c in zip(published, chunks, strict=True)]
+        vectors = self.embeddings.embed_documents(texts)  # the slow part, outside the lock
         with self._lock:
             self.vectors._collection.upsert(
-                ids=[article.slug],
-                embeddings=vector,  # type: ignore[arg-type]
-                documents=[text],
-                metadatas=[{"slug": article.slug, "version": article.version}],
+                ids=[a.slug for a in published],
+                embeddings=vectors,  # type: ignore[arg-type]
+                documents=texts,
+                metadatas=[{"slug": a.slug, "version": a.version} for a in published],
             )
-            self._register(article, chunks)
+            for article, article_chunks in zip(published, chunks, strict=True):
+                self._register(article, article_chunks)
 
     def _register(self, article: Article, chunks: list[Chunk]) -> None:
         self.lexical.add(article.slug, lexical_tokens(article, self._lexicon))
@@ -189,15 +199,16 @@ class SearchIndex:
         if stale:
             with self._lock:
                 self.vectors._collection.delete(ids=stale)
-        embedded = 0
+        stale_or_missing = []
         for slug, article in wanted.items():
-            chunks = split_sections(article)
             if versions.get(slug) == {article.version} and counts.get(slug) == 1:
                 with self._lock:
-                    self._register(article, chunks)
+                    self._register(article, split_sections(article))
             else:
-                self.upsert(article)
-                embedded += 1
+                stale_or_missing.append(article)
+        for start in range(0, len(stale_or_missing), BATCH):
+            self.upsert_many(stale_or_missing[start : start + BATCH])
+        embedded = len(stale_or_missing)
         with self._lock:
             for slug in [s for s in self._articles if s not in wanted]:
                 self.lexical.remove(slug)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from knowledge_base.answering import Thresholds, best_chunk, decide, passage
 from knowledge_base.articles import Article, ArticleError, Status
 from knowledge_base.embeddings import E5Embeddings
-from knowledge_base.index import SearchIndex
+from knowledge_base.index import BATCH, SearchIndex
 from knowledge_base.interface import Confidence, KnowledgeAnswer, Passage
 from knowledge_base.logbook import LexiconStore, QueryLog
 from knowledge_base.markdown_io import read_article_file, to_markdown
@@ -96,6 +96,8 @@ class KnowledgeBase:
         )
         self._retriever = hybrid_retriever(self._index)
         await self.sync(full=True)
+        # Load the query model now rather than during a citizen's first question.
+        await asyncio.to_thread(self._index.embeddings.embed_query, "bonjour")
 
     @property
     def index(self) -> SearchIndex:
@@ -113,8 +115,8 @@ class KnowledgeBase:
                 self._revision = revision
                 return len(published)
             revision, changed = await self.store.changed_since(self._revision)
-            for article in changed:
-                await asyncio.to_thread(self.index.upsert, article)
+            for start in range(0, len(changed), BATCH):
+                await asyncio.to_thread(self.index.upsert_many, changed[start : start + BATCH])
             self._revision = revision
             return len(changed)
 
@@ -141,8 +143,12 @@ class KnowledgeBase:
         return saved
 
     async def _after_write(self, saved: Article) -> None:
-        async with self._write_lock:
-            await asyncio.to_thread(self.index.upsert, saved)
+        await self._index_many([saved])
+
+    async def _index_many(self, articles: list[Article]) -> None:
+        if articles:
+            async with self._write_lock:
+                await asyncio.to_thread(self.index.upsert_many, articles)
 
     async def set_lexicon(self, groups: list[list[str]]) -> None:
         cleaned = [[e.strip() for e in g if e.strip()] for g in groups]
@@ -172,6 +178,7 @@ class KnowledgeBase:
             lambda: sorted(p for p in directory.glob("*.md") if p.is_file())
         )
         seen: dict[str, str] = {}
+        pending: list[Article] = []
         for number, path in enumerate(files, 1):
             try:
                 article = await asyncio.to_thread(read_article_file, path)
@@ -183,11 +190,15 @@ class KnowledgeBase:
                 outcome, saved = await self.store.upsert(article, author, "import")
                 getattr(report, outcome).append(saved.slug)
                 if outcome != "unchanged":
-                    await self._after_write(saved)
+                    pending.append(saved)
             except (ArticleError, OSError) as exc:
                 report.errors.append((path.name, str(exc)))
+            if len(pending) >= BATCH:
+                await self._index_many(pending)
+                pending = []
             if progress:
                 progress(number, len(files), path.name)
+        await self._index_many(pending)
         async with self._write_lock:
             self._revision = max(self._revision, await self.store.revision())
         return report

@@ -11,6 +11,14 @@ import pytest
 from bot.launcher import ROOT, Stack, ensure_model, seed_knowledge_base
 from bot.settings import Settings, load_settings
 
+ALWAYS_OPEN = (
+    "{"
+    + ", ".join(
+        f'"{d}": ["00:00-23:59"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    )
+    + "}"
+)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -67,7 +75,10 @@ def stack(
     data_dir = tmp_path_factory.mktemp("stack-data")
     copy_base(demo_base, data_dir)
     settings = make_settings(data_dir, f"http://127.0.0.1:{free_port()}")
-    running = Stack(settings, trained_model)
+    # Agents "work" around the clock in tests, so results do not depend on the hour.
+    running = Stack(
+        settings, trained_model, extra_env={"GUICHET__HANDOFF__AGENT_HOURS": ALWAYS_OPEN}
+    )
     try:
         running.start(timeout_s=240)
         yield running

@@ -10,12 +10,14 @@ Close codes: 1003 binary frame, 1007 text frame that is not JSON, 1009 too large
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from bot.conversation.events import EventBus, conversation_topic
 from bot.conversation.service import (
     ConversationService,
     InvalidMessage,
@@ -46,8 +48,9 @@ def _parse_turn(session_id: str, data: Any) -> UserTurn:
 
 
 class WebChatChannel:
-    def __init__(self, conversation: ConversationService) -> None:
+    def __init__(self, conversation: ConversationService, bus: EventBus) -> None:
         self._conversation = conversation
+        self._bus = bus
 
     def register(self, app: web.Application) -> None:
         app.router.add_get("/ws", self.websocket)
@@ -63,9 +66,30 @@ class WebChatChannel:
             return web.json_response(_error_body(exc.code, exc.french, str(exc)), status=400)
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
-        await ws.send_json(
-            {"type": "history", "messages": await self._conversation.history(session_id)}
-        )
+        async with self._bus.subscribe(conversation_topic(session_id)) as pushes:
+            await ws.send_json(
+                {"type": "history", "messages": await self._conversation.history(session_id)}
+            )
+            forwarder = asyncio.create_task(self._forward(ws, pushes))
+            try:
+                await self._read(ws, session_id)
+            finally:
+                forwarder.cancel()
+                await asyncio.gather(forwarder, return_exceptions=True)
+        return ws
+
+    async def _forward(
+        self, ws: web.WebSocketResponse, pushes: asyncio.Queue[dict[str, Any]]
+    ) -> None:
+        """Agent messages, queue position, typing: pushed while the citizen waits."""
+        while not ws.closed:
+            frame = await pushes.get()
+            try:
+                await ws.send_json(frame)
+            except ConnectionError:
+                return
+
+    async def _read(self, ws: web.WebSocketResponse, session_id: str) -> None:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 try:
@@ -79,9 +103,11 @@ class WebChatChannel:
                 break
             elif msg.type == WSMsgType.ERROR:
                 log.info("websocket closed with error: %s", ws.exception())
-        return ws
 
     async def _ws_turn(self, ws: web.WebSocketResponse, session_id: str, data: Any) -> None:
+        if isinstance(data, dict) and data.get("type") == "typing":
+            self._conversation.citizen_typing(session_id, bool(data.get("on")))
+            return
         try:
             turn = self._conversation.normalise(_parse_turn(session_id, data))
         except InvalidMessage as exc:

@@ -12,8 +12,9 @@ class RasaUnavailable(Exception):
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout_s: float) -> None:
+    def __init__(self, base_url: str, timeout_s: float, token: str = "") -> None:
         self._base_url = base_url.rstrip("/")
+        self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
@@ -60,6 +61,38 @@ class RasaClient:
         if not isinstance(data, list):
             raise RasaUnavailable(f"unexpected Rasa answer: {type(data).__name__}")
         return [m for m in data if isinstance(m, dict)]
+
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """Add events to a conversation's tracker (Rasa's HTTP API, needs the token).
+
+        Used while a human holds the conversation: `resume` when the bot takes
+        over again, `bot` events for what the agent said, so the tracker tells
+        the whole conversation.
+        """
+        try:
+            async with self._http().post(
+                f"{self._base_url}/conversations/{sender_id}/tracker/events",
+                params={"token": self._token, "include_events": "NONE"},
+                json=events,
+            ) as resp:
+                if resp.status != 200:
+                    raise RasaUnavailable(f"Rasa answered HTTP {resp.status} to tracker events")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def tracker(self, sender_id: str) -> dict[str, Any]:
+        """The conversation as Rasa sees it (events with intents, slots)."""
+        try:
+            async with self._http().get(
+                f"{self._base_url}/conversations/{sender_id}/tracker",
+                params={"token": self._token, "include_events": "ALL"},
+            ) as resp:
+                if resp.status != 200:
+                    raise RasaUnavailable(f"Rasa answered HTTP {resp.status} to a tracker read")
+                data = await resp.json()
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return data if isinstance(data, dict) else {}
 
     async def is_ready(self) -> bool:
         """True when Rasa is up with a model loaded."""

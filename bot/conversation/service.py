@@ -9,10 +9,12 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage, from_rasa
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
 from bot.domain.emergency import detect_emergency, emergency_message
 from bot.settings import ChatSettings, TownSettings
+from bot.storage.handoffs import Handoff
 from bot.storage.transcripts import StoredMessage, TranscriptStore
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,8 @@ log = logging.getLogger(__name__)
 # Random ids from the browser (UUID) or a channel's own ids (SIP Call-ID...).
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.:@-]{8,64}$")
 # Button payloads the bot itself sends: an intent with optional JSON entities.
+# Button payload of the "leave the queue" button, handled here, never by Rasa.
+LEAVE_QUEUE = "/leave_queue"
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PAYLOAD = re.compile(r"^/[a-z_]{1,64}(\{.{0,500}\})?$", re.DOTALL)
 
@@ -63,12 +67,15 @@ class ConversationService:
         town: TownSettings,
         chat: ChatSettings,
         feedback: FeedbackSink | None = None,
+        handoff: HandoffService | None = None,
     ) -> None:
         self._feedback = feedback
+        self._handoff = handoff
         self._rasa = rasa
         self._transcripts = transcripts
         self._town = town
         self._chat = chat
+        self._typing_tasks: set[asyncio.Task[None]] = set()
         # Turns of one conversation run one at a time so replies keep their order.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -110,7 +117,11 @@ class ConversationService:
     async def handle(self, turn: UserTurn) -> list[BotMessage]:
         """Process a normalised turn and return the bot's replies."""
         async with self._lock(turn.session_id):
-            replies = await self._ask_rasa(turn)
+            held = await self._handoff.open_for(turn.session_id) if self._handoff else None
+            if held is not None:
+                replies = await self._while_held(held, turn)
+            else:
+                replies = await self._ask_rasa(turn)
             emergency = detect_emergency(turn.text) if turn.payload is None else None
             if emergency and not any(m.emergency for m in replies):
                 # Whatever Rasa did (down, misclassified, inside a form), the
@@ -129,6 +140,39 @@ class ConversationService:
                 + [StoredMessage("bot", m.text, m.to_data()) for m in replies],
             )
             return replies
+
+    async def _while_held(self, held: Handoff, turn: UserTurn) -> list[BotMessage]:
+        """A person holds (or is about to take) the conversation: the bot stays silent."""
+        assert self._handoff is not None
+        if turn.payload == LEAVE_QUEUE and held.status == "waiting":
+            await self._handoff.abandon(turn.session_id)
+            return [
+                BotMessage(
+                    "Vous avez quitté la file d'attente. L'assistant automatisé reprend : "
+                    "que puis-je faire pour vous ?"
+                )
+            ]
+        await self._handoff.citizen_message(held, turn.text)
+        try:
+            # Rasa is paused: it logs the message (its tracker stays complete) and
+            # answers nothing.
+            await self._rasa.send_message(turn.session_id, turn.text, turn.channel)
+        except RasaUnavailable as exc:
+            log.info("rasa did not log a message during a handoff: %s", exc)
+        return []
+
+    def citizen_typing(self, session_id: str, on: bool) -> None:
+        """Typing indicator towards the agent (only while a person holds the chat)."""
+        if self._handoff is not None:
+            task = asyncio.ensure_future(self._forward_typing(session_id, on))
+            self._typing_tasks.add(task)
+            task.add_done_callback(self._typing_tasks.discard)
+
+    async def _forward_typing(self, session_id: str, on: bool) -> None:
+        assert self._handoff is not None
+        held = await self._handoff.open_for(session_id)
+        if held is not None and held.status == "active":
+            self._handoff.citizen_typing(held, on)
 
     async def _ask_rasa(self, turn: UserTurn) -> list[BotMessage]:
         try:
@@ -170,11 +214,27 @@ class ConversationService:
         if self._feedback is not None:
             await self._feedback.feedback(data["query_id"], data["slug"], data["useful"])
 
+    async def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The whole conversation for staff, with what each bot message showed."""
+        stored = await self._transcripts.history(conversation_id, self._chat.history_limit)
+        return [
+            {
+                "role": m.role,
+                "text": m.text,
+                "at": m.created_at.isoformat() if m.created_at else None,
+                **{k: v for k, v in m.data.items() if k in ("sources", "articles", "buttons")},
+            }
+            for m in stored
+        ]
+
     async def history(self, session_id: str) -> list[dict[str, object]]:
         validate_session_id(session_id)
         stored = await self._transcripts.history(session_id, self._chat.history_limit)
         out: list[dict[str, object]] = []
         for m in stored:
+            if m.role == "agent":
+                out.append({"role": "agent", "text": m.text})
+                continue
             data = {k: v for k, v in m.data.items() if k in ("buttons", "sources", "emergency")}
             out.append({"role": m.role, "text": m.text, **data})
         return out

@@ -15,6 +15,8 @@ pytestmark = pytest.mark.integration
 
 # Close to several articles, sure of none: the bot asks which one was meant.
 SUGGESTION_QUESTION = "inscription"
+# Not covered by the demo base (checked with the knowledge base alone).
+SECOND_MISS = "comment obtenir une licence de taxi ?"
 
 
 def chat(stack: Stack) -> Chat:
@@ -180,3 +182,56 @@ async def test_history_keeps_the_whole_conversation(stack: Stack) -> None:
     history = await c.history()
     assert [m["role"] for m in history] == ["user", "bot", "user", "bot"]
     assert history[0]["text"] == "Bonjour"
+
+
+def stored_ticket(stack: Stack, reference: str) -> sqlite3.Row | None:
+    with sqlite3.connect(stack.settings.data_dir / "guichet.db") as db:
+        db.row_factory = sqlite3.Row
+        row: sqlite3.Row | None = db.execute(
+            "SELECT * FROM tickets WHERE reference = ?", (reference,)
+        ).fetchone()
+        return row
+
+
+async def test_no_agent_online_leads_to_a_callback_request_with_consent(stack: Stack) -> None:
+    c = chat(stack)
+    offer = await c.say("je veux parler à quelqu'un de la mairie")
+    assert "recontacte" in texts(offer) and stack.settings.town.phone in texts(offer)
+    button = next(b for m in offer for b in m.get("buttons", []) if "recontacté" in b["title"])
+    consent = texts(await c.say(button["title"], button["payload"]))
+    assert "J'accepte" in consent and "supprimées" in consent
+    assert "nom" in texts(await c.say("Oui", "/affirm"))
+    assert "téléphone" in texts(await c.say("Camille Martin"))
+    assert "objet" in texts(await c.say("06.12.34.56.78"))
+    done = await c.say("une question sur mon permis de construire")
+    refs = [m["ticket_reference"] for m in done if "ticket_reference" in m]
+    assert refs, texts(done)
+    row = stored_ticket(stack, refs[0])
+    assert row is not None
+    assert (row["name"], row["contact"], row["status"]) == (
+        "Camille Martin",
+        "06 12 34 56 78",
+        "open",
+    )
+    assert "J'accepte" in row["consent_text"]
+
+
+async def test_callback_without_consent_stores_nothing(stack: Stack) -> None:
+    c = chat(stack)
+    await c.say("Être recontacté", "/request_callback")
+    refused = texts(await c.say("Non", "/deny"))
+    assert "aucune donnée" in refused
+    with sqlite3.connect(stack.settings.data_dir / "guichet.db") as db:
+        count = db.execute(
+            "SELECT count(*) FROM tickets WHERE conversation_id = ?", (c.session_id,)
+        ).fetchone()[0]
+    assert count == 0
+
+
+async def test_two_unanswered_questions_lead_to_a_person(stack: Stack) -> None:
+    c = chat(stack)
+    first = await c.say("quel est le tarif du permis de chasse au sanglier ?")
+    assert any(m.get("not_found") for m in first), first
+    second = texts(await c.say(SECOND_MISS))
+    # No agent online in the test stack: the person is reached by a callback request.
+    assert "toujours pas" in second and "recontacte" in second

@@ -95,7 +95,9 @@ async def test_edit_is_searchable_when_save_returns(kb: KnowledgeBase) -> None:
     ranked = await kb.rank("bibliobus zorglub")
     assert ranked[0].slug == "mediatheque"
     # The passage shown is the section that answers, with the new text.
-    preview, ranked = await kb.preview("le bibliobus de la médiathèque passe quand dans les hameaux ?")
+    preview, ranked = await kb.preview(
+        "le bibliobus de la médiathèque passe quand dans les hameaux ?"
+    )
     assert ranked[0].slug == "mediatheque"
     assert preview.confidence is not Confidence.NOT_FOUND, ranked[0].evidence
     assert "zorglub" in preview.passages[0].text

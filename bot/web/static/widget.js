@@ -60,6 +60,11 @@
     networkError: 'Impossible de joindre le service. V\u00e9rifiez votre connexion puis r\u00e9essayez.',
     genericError: 'Une erreur est survenue. Veuillez r\u00e9essayer dans quelques instants.',
     counter: (n) => `${n} / ${MAX_LENGTH} caract\u00e8res`,
+    agent: 'Agent de la mairie',
+    agentPrefix: 'Agent de la mairie : ',
+    agentTyping: 'Un agent \u00e9crit\u2026',
+    waiting: (p, s) => `En attente d\u2019un agent : position ${p}` +
+      (s ? `, environ ${Math.max(1, Math.round(s / 60))} min` : ''),
     feedbackQuestion: 'Cette r\u00e9ponse vous a-t-elle aid\u00e9 ?',
     useful: 'Utile',
     notUseful: 'Pas utile',
@@ -230,6 +235,7 @@
       }
     });
     ui.input.addEventListener('input', updateInputState);
+    ui.input.addEventListener('input', relayTyping);
     window.addEventListener('online', () => { if (conn.started && !conn.ws) connectNow(); });
   }
 
@@ -396,6 +402,21 @@
 
   function appendMessage(m) {
     if (!m || typeof m !== 'object') return;
+    if (m.role === 'system') {
+      if (typeof m.text === 'string' && m.text) addSystemLine(m.text, false);
+      return;
+    }
+    if (m.role === 'agent') {
+      if (typeof m.text !== 'string' || !m.text) return;
+      const body = el('div', { class: 'guichet-text' });
+      appendLinkified(body, m.text);
+      appendToLog(el('div', { class: 'guichet-msg guichet-msg-agent' }, [
+        el('span', { class: 'guichet-sr', text: TEXT.agentPrefix }),
+        el('span', { class: 'guichet-agent-label', 'aria-hidden': 'true', text: TEXT.agent }),
+        body,
+      ]));
+      return;
+    }
     const isUser = m.role === 'user';
     const text = typeof m.text === 'string' ? m.text : '';
     const buttons = !isUser && Array.isArray(m.buttons) ? renderQuickReplies(m.buttons) : null;
@@ -427,6 +448,35 @@
 
   function clearLog() {
     while (ui.log.firstChild !== ui.typing) ui.log.firstChild.remove();
+  }
+
+  // A person holds the conversation: show the queue, relay typing to the agent.
+  function handleHandoff(frame) {
+    if (typeof frame.text === 'string' && frame.text) addSystemLine(frame.text, false);
+    if (frame.status === 'waiting' && Number.isInteger(frame.position)) {
+      state.humanMode = true;
+      setStatus(TEXT.waiting(frame.position, frame.estimated_wait_s));
+    } else if (frame.status === 'active') {
+      state.humanMode = true;
+      setStatus('');
+    } else if (frame.status === 'bot' || frame.status === 'closed') {
+      state.humanMode = false;
+      setStatus('');
+    }
+  }
+
+  function setTypingLabel(text) {
+    const label = ui.typing.querySelector('.guichet-sr');
+    if (label) label.textContent = text;
+  }
+
+  // At most one "typing" frame every 3 s, only while an agent holds the chat.
+  function relayTyping() {
+    if (!state.humanMode || !conn.ws || conn.ws.readyState !== WebSocket.OPEN) return;
+    const now = Date.now();
+    if (now - (state.lastTypingSent || 0) < 3000) return;
+    state.lastTypingSent = now;
+    try { conn.ws.send(JSON.stringify({ type: 'typing', on: true })); } catch (e) { /* ignore */ }
   }
 
   function showTyping() {
@@ -561,7 +611,15 @@
         renderMessages(frame.messages);
         break;
       case 'typing':
+        setTypingLabel(frame.who === 'agent' ? TEXT.agentTyping : TEXT.typing);
         if (frame.on) showTyping(); else hideTyping();
+        break;
+      case 'agent':
+        hideTyping();
+        renderMessages(frame.messages);
+        break;
+      case 'handoff':
+        handleHandoff(frame);
         break;
       case 'error':
         showServerError(frame);
@@ -572,7 +630,7 @@
   }
 
   function sendFrame(frame) {
-    showTyping();
+    if (!state.humanMode) { setTypingLabel(TEXT.typing); showTyping(); }
     const ws = conn.ws;
     const connecting = ws && ws.readyState === WebSocket.CONNECTING && !conn.degraded;
     if (connecting || (ws && conn.awaitingHistory)) {

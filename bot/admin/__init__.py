@@ -1,0 +1,41 @@
+"""The staff area at /admin: sign-in and the knowledge-base editor.
+
+`register_admin(app, services)` mounts it on the public app. The sign-in,
+session and role machinery (`bot.admin.auth.StaffAuth`, stored under
+`STAFF_AUTH` on the app) is meant to be reused by other staff areas.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.admin.auth import StaffAuth
+from bot.admin.routes import ADMIN_CONTEXT, AdminContext, area_middleware, setup_routes
+from bot.admin.users import Role, UserStore
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+__all__ = ["STAFF_AUTH", "Role", "StaffAuth", "register_admin"]
+
+STAFF_AUTH = web.AppKey("guichet_staff_auth", StaffAuth)
+
+
+def register_admin(app: web.Application, services: Services) -> StaffAuth:
+    """Mount /admin on `app`; returns the StaffAuth other staff areas can share."""
+    users = UserStore(services.engine)
+    auth = StaffAuth(
+        users,
+        login_path="/admin/login",
+        home_path="/admin/articles",
+        api_prefixes=("/admin/api/",),
+    )
+    area = web.Application(middlewares=[area_middleware, auth.middleware])
+    area[ADMIN_CONTEXT] = AdminContext(services, users, auth)
+    auth.register(area)
+    setup_routes(area)
+    app[STAFF_AUTH] = auth
+    app.add_subapp("/admin", area)
+    return auth

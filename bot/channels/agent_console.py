@@ -1,0 +1,247 @@
+"""Agent console channel: /agent (page) and /agent/ws (live queue and chats).
+
+Frames (JSON):
+  agent -> server  {"type":"open"|"claim"|"hand_back", "handoff_id"}
+                   {"type":"send", "handoff_id", "text"}
+                   {"type":"typing", "handoff_id", "on"}
+                   {"type":"close", "handoff_id", "reason"}
+                   {"type":"ticket", "ticket_id", "status": "assigned"|"closed"|"open"}
+                   {"type":"kb_search", "query"}
+  server -> agent  {"type":"hello", "agent", "agents_online"}
+                   {"type":"queue", "handoffs":[...]}, {"type":"tickets", "tickets":[...]}
+                   {"type":"conversation", "handoff", "transcript", "context"}
+                   {"type":"message"|"typing"|"ticket", ...} pushed live
+                   {"type":"claimed", "handoff_id", "ok"}, {"type":"kb_results", "results"}
+                   {"type":"error", "message": "<French>"}
+Only staff with the agent or admin role get in (the shared StaffAuth); the
+WebSocket also checks Origin, so another site cannot open it with the cookie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from bot.admin.auth import StaffAuth, current_session, require_role
+from bot.admin.users import Role
+from bot.conversation.events import AGENTS_TOPIC
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+PAGE = Path(__file__).resolve().parent.parent / "web" / "agent" / "console.html"
+MAX_AGENT_TEXT = 4000
+SERVICES = web.AppKey("guichet_agent_services", object)
+
+
+def _services(request: web.Request) -> Services:
+    return request.config_dict[SERVICES]  # type: ignore[return-value]
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser
+    host = request.headers.get("X-Forwarded-Host", request.host)
+    return origin.split("://", 1)[-1] == host
+
+
+async def conversation_context(services: Services, conversation_id: str) -> dict[str, Any]:
+    """What the bot understood: intents per message, slots, articles it showed."""
+    context: dict[str, Any] = {"intents": [], "slots": {}, "articles": []}
+    try:
+        tracker = await services.rasa.tracker(conversation_id)
+    except Exception as exc:  # the console still works without Rasa's view
+        log.info("tracker unavailable for the console: %s", exc)
+        tracker = {}
+    for event in tracker.get("events", []):
+        if event.get("event") == "user":
+            intent = (event.get("parse_data") or {}).get("intent") or {}
+            context["intents"].append(
+                {
+                    "text": event.get("text"),
+                    "intent": intent.get("name"),
+                    "confidence": round(float(intent.get("confidence") or 0), 2),
+                }
+            )
+    context["slots"] = {
+        k: v
+        for k, v in (tracker.get("slots") or {}).items()
+        if v not in (None, [], "") and not k.startswith(("requested_slot", "session_started"))
+    }
+    return context
+
+
+class AgentConsole:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        response = web.FileResponse(PAGE)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        if not _same_origin(request):
+            return web.json_response({"error": "cross-origin WebSocket refused"}, status=403)
+        agent = current_session(request).user.email
+        handoff = self._services.handoff
+        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024)
+        await ws.prepare(request)
+        handoff.agent_connected(agent)
+        try:
+            async with self._services.bus.subscribe(AGENTS_TOPIC) as pushes:
+                await ws.send_json(
+                    {"type": "hello", "agent": agent, "agents_online": handoff.agents_online()}
+                )
+                await ws.send_json({"type": "queue", "handoffs": await handoff.queue_snapshot()})
+                tickets = [t.to_json() for t in await handoff.tickets()]
+                await ws.send_json({"type": "tickets", "tickets": tickets})
+                forwarder = asyncio.create_task(self._forward(ws, pushes))
+                try:
+                    async for msg in ws:
+                        if msg.type != WSMsgType.TEXT:
+                            continue
+                        try:
+                            frame = json.loads(msg.data)
+                        except ValueError:
+                            await ws.close(code=1007, message=b"frame is not JSON")
+                            break
+                        await self._handle(ws, agent, frame)
+                finally:
+                    forwarder.cancel()
+                    await asyncio.gather(forwarder, return_exceptions=True)
+        finally:
+            handoff.agent_disconnected(agent)
+        return ws
+
+    async def _forward(
+        self, ws: web.WebSocketResponse, pushes: asyncio.Queue[dict[str, Any]]
+    ) -> None:
+        while not ws.closed:
+            frame = await pushes.get()
+            try:
+                await ws.send_json(frame)
+            except ConnectionError:
+                return
+
+    async def _handle(self, ws: web.WebSocketResponse, agent: str, frame: Any) -> None:
+        if not isinstance(frame, dict):
+            await ws.send_json({"type": "error", "message": "Message illisible."})
+            return
+        kind = frame.get("type")
+        handoff = self._services.handoff
+        raw_id = frame.get("handoff_id")
+        if kind in ("open", "claim", "send", "typing", "hand_back", "close") and (
+            not isinstance(raw_id, int) or isinstance(raw_id, bool)
+        ):
+            await ws.send_json({"type": "error", "message": "Conversation inconnue."})
+            return
+        handoff_id = int(raw_id or 0)
+        if kind == "open":
+            await self._open(ws, handoff_id)
+        elif kind == "claim":
+            claimed = await handoff.claim(handoff_id, agent)
+            await ws.send_json(
+                {"type": "claimed", "handoff_id": handoff_id, "ok": claimed is not None}
+            )
+            if claimed is None:
+                await ws.send_json(
+                    {"type": "error", "message": "Cette conversation a déjà été prise en charge."}
+                )
+            else:
+                await self._open(ws, handoff_id)
+        elif kind == "send":
+            text = frame.get("text")
+            if not isinstance(text, str) or not text.strip() or len(text) > MAX_AGENT_TEXT:
+                await ws.send_json(
+                    {
+                        "type": "error",
+                        "message": f"Message vide ou trop long ({MAX_AGENT_TEXT} max).",
+                    }
+                )
+            elif not await handoff.agent_message(handoff_id, agent, text.strip()):
+                await ws.send_json(
+                    {"type": "error", "message": "Vous ne tenez pas cette conversation."}
+                )
+        elif kind == "typing":
+            held = await self._services.handoff.get(handoff_id)
+            if held is not None and held.claimed_by == agent and held.status == "active":
+                handoff.agent_typing(held, bool(frame.get("on")))
+        elif kind == "hand_back":
+            if not await handoff.hand_back(handoff_id, agent):
+                await ws.send_json(
+                    {"type": "error", "message": "Vous ne tenez pas cette conversation."}
+                )
+        elif kind == "close":
+            reason = str(frame.get("reason") or "")[:500]
+            if not await handoff.close(handoff_id, agent, reason):
+                await ws.send_json(
+                    {"type": "error", "message": "Vous ne tenez pas cette conversation."}
+                )
+        elif kind == "ticket":
+            await self._ticket(ws, agent, frame)
+        elif kind == "kb_search":
+            await self._kb_search(ws, frame)
+        else:
+            await ws.send_json({"type": "error", "message": "Action inconnue."})
+
+    async def _open(self, ws: web.WebSocketResponse, handoff_id: int) -> None:
+        services = self._services
+        held = await services.handoff.get(handoff_id)
+        if held is None:
+            await ws.send_json({"type": "error", "message": "Conversation inconnue."})
+            return
+        stored = await services.conversation.transcript(held.conversation_id)
+        context = await conversation_context(services, held.conversation_id)
+        context["articles"] = sorted({slug for m in stored for slug in m.get("articles", [])})
+        await ws.send_json(
+            {
+                "type": "conversation",
+                "handoff": held.to_json(),
+                "transcript": stored,
+                "context": context,
+            }
+        )
+
+    async def _ticket(self, ws: web.WebSocketResponse, agent: str, frame: dict[str, Any]) -> None:
+        ticket_id, status = frame.get("ticket_id"), frame.get("status")
+        if not isinstance(ticket_id, int) or status not in ("open", "assigned", "closed"):
+            await ws.send_json({"type": "error", "message": "Demande de rappel inconnue."})
+            return
+        updated = await self._services.handoff.update_ticket(
+            ticket_id, status, agent if status != "open" else None
+        )
+        if updated is None:
+            await ws.send_json({"type": "error", "message": "Demande de rappel inconnue."})
+
+    async def _kb_search(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+        query = frame.get("query")
+        if not isinstance(query, str) or not query.strip():
+            await ws.send_json({"type": "kb_results", "results": []})
+            return
+        ranked = await self._services.knowledge.rank(query[:300], k=5)
+        results = []
+        for r in ranked:
+            article = self._services.knowledge.index.article(r.slug)
+            if article is not None:
+                results.append({"slug": r.slug, "title": article.title, "url": article.url})
+        await ws.send_json({"type": "kb_results", "results": results})
+
+
+def register_agent_console(app: web.Application, services: Services, auth: StaffAuth) -> None:
+    console = AgentConsole(services)
+    area = web.Application(middlewares=[auth.middleware])
+    area[SERVICES] = services
+    agents_only = require_role(Role.AGENT, Role.ADMIN)
+    area.router.add_get("", agents_only(console.page))
+    area.router.add_get("/", agents_only(console.page))
+    area.router.add_get("/ws", agents_only(console.websocket))
+    app.add_subapp("/agent", area)

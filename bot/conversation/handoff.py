@@ -1,0 +1,343 @@
+"""Handing a conversation to a person, and back.
+
+Channel-neutral: the web chat, the agent console and (issue #5) the phone all use
+this service. A handoff is durable (table `handoffs`), so waiting citizens keep
+their place across an app restart; which agents are connected is live state.
+
+While a human holds a conversation Rasa stays silent: the action that queued
+the citizen returned Rasa's own `pause` event, the citizen's messages are still
+logged by Rasa, the agent's are appended as `bot` events, and handing back
+appends `resume`, so the tracker tells the whole story and the bot resumes
+with its context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.conversation.events import AGENTS_TOPIC, EventBus, conversation_topic
+from bot.conversation.rasa_client import RasaClient, RasaUnavailable
+from bot.settings import HandoffSettings
+from bot.storage.handoffs import (
+    DuplicateTicketReference,
+    Handoff,
+    HandoffStore,
+    Ticket,
+    TicketStore,
+)
+from bot.storage.transcripts import StoredMessage, TranscriptStore
+
+log = logging.getLogger(__name__)
+
+AGENT_LABEL = "Agent de la mairie"
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CONSENT_TEXT = (
+    "J'accepte que la mairie conserve mon nom, mes coordonnées et l'objet de ma demande "
+    "pour me recontacter. Ces données sont supprimées après le traitement de la demande."
+)
+
+
+@dataclass(frozen=True)
+class HandoffOutcome:
+    queued: bool
+    # When queued:
+    handoff_id: int | None = None
+    position: int | None = None
+    estimated_wait_s: int | None = None
+    # When not: "closed" (outside agent hours) or "no_agent".
+    unavailable_reason: str | None = None
+
+
+def new_ticket_reference() -> str:
+    return "RAP-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
+
+
+class HandoffService:
+    def __init__(
+        self,
+        store: HandoffStore,
+        tickets: TicketStore,
+        transcripts: TranscriptStore,
+        rasa: RasaClient,
+        bus: EventBus,
+        settings: HandoffSettings,
+    ) -> None:
+        self._store = store
+        self._tickets = tickets
+        self._transcripts = transcripts
+        self._rasa = rasa
+        self._bus = bus
+        self._settings = settings
+        self._presence: dict[str, int] = {}  # agent -> open console connections
+        self._departures: dict[str, asyncio.TimerHandle] = {}
+
+    # --- availability ---
+    def agents_online(self) -> int:
+        return sum(1 for n in self._presence.values() if n > 0)
+
+    def availability(self, now: datetime | None = None) -> str | None:
+        """None when someone can take a conversation, else why not."""
+        if not self._settings.hours.is_open(now or datetime.now(UTC)):
+            return "closed"
+        if self.agents_online() == 0:
+            return "no_agent"
+        return None
+
+    # --- citizens ---
+    async def request(self, conversation_id: str, channel: str, reason: str) -> HandoffOutcome:
+        why = self.availability()
+        if why is not None:
+            return HandoffOutcome(queued=False, unavailable_reason=why)
+        handoff = await self._store.create(conversation_id, channel, reason)
+        position, wait = await self._position(handoff.id)
+        await self._broadcast_queue()
+        return HandoffOutcome(True, handoff.id, position, wait)
+
+    async def get(self, handoff_id: int) -> Handoff | None:
+        return await self._store.get(handoff_id)
+
+    async def open_for(self, conversation_id: str) -> Handoff | None:
+        return await self._store.open_for(conversation_id)
+
+    async def citizen_message(self, handoff: Handoff, text: str) -> None:
+        """Relay what the citizen wrote to the agents' consoles."""
+        self._bus.publish(
+            AGENTS_TOPIC,
+            {
+                "type": "message",
+                "handoff_id": handoff.id,
+                "conversation_id": handoff.conversation_id,
+                "role": "user",
+                "text": text,
+                "at": datetime.now(UTC).isoformat(),
+            },
+        )
+
+    def citizen_typing(self, handoff: Handoff, on: bool) -> None:
+        self._bus.publish(
+            AGENTS_TOPIC,
+            {"type": "typing", "handoff_id": handoff.id, "role": "user", "on": on},
+        )
+
+    async def _position(self, handoff_id: int) -> tuple[int, int]:
+        waiting = [h for h in await self._store.open_handoffs() if h.status == "waiting"]
+        position = next((i for i, h in enumerate(waiting, 1) if h.id == handoff_id), 0)
+        return position, self._estimate_wait(position, await self._store.recent_wait_seconds())
+
+    def _estimate_wait(self, position: int, recent: list[float]) -> int:
+        # Median of recent real waits when there are enough, else the configured
+        # handling time spread over the agents online.
+        per_person = (
+            statistics.median(recent) if len(recent) >= 5 else self._settings.average_handling_s
+        )
+        agents = max(1, self.agents_online())
+        return int(per_person * max(1, position) / agents)
+
+    # --- agents ---
+    def agent_connected(self, agent: str) -> None:
+        self._presence[agent] = self._presence.get(agent, 0) + 1
+        timer = self._departures.pop(agent, None)
+        if timer is not None:
+            timer.cancel()
+
+    def agent_disconnected(self, agent: str) -> None:
+        self._presence[agent] = max(0, self._presence.get(agent, 0) - 1)
+        if self._presence[agent] == 0 and agent not in self._departures:
+            self._schedule_departure(agent)
+
+    def _schedule_departure(self, agent: str) -> None:
+        loop = asyncio.get_running_loop()
+        self._departures[agent] = loop.call_later(
+            self._settings.grace_period_s, lambda: asyncio.ensure_future(self._agent_gone(agent))
+        )
+
+    async def _agent_gone(self, agent: str) -> None:
+        """Grace period over: the agent's conversations go back to the queue."""
+        self._departures.pop(agent, None)
+        if self._presence.get(agent, 0) > 0:
+            return
+        for handoff in await self._store.open_handoffs():
+            if handoff.status == "active" and handoff.claimed_by == agent:
+                if await self._store.requeue(handoff.id, agent):
+                    await self._notify_citizen(
+                        handoff,
+                        "L'agent a été déconnecté. Vous êtes de nouveau en file d'attente.",
+                    )
+        await self._broadcast_queue()
+
+    async def requeue_orphans(self) -> None:
+        """At start-up: conversations held by agents not connected (yet) go back to
+        the queue unless their agent reconnects within the grace period."""
+        agents = {
+            h.claimed_by
+            for h in await self._store.open_handoffs()
+            if h.status == "active" and h.claimed_by
+        }
+        for agent in agents:
+            if self._presence.get(agent, 0) == 0 and agent not in self._departures:
+                self._schedule_departure(agent)
+
+    async def claim(self, handoff_id: int, agent: str) -> Handoff | None:
+        """Atomic: exactly one of several agents gets the conversation."""
+        if not await self._store.claim(handoff_id, agent):
+            return None
+        handoff = await self._store.get(handoff_id)
+        assert handoff is not None
+        await self._notify_citizen(
+            handoff, "Un agent de la mairie a rejoint la conversation.", status="active"
+        )
+        await self._broadcast_queue()
+        return handoff
+
+    async def agent_message(self, handoff_id: int, agent: str, text: str) -> bool:
+        handoff = await self._store.get(handoff_id)
+        if handoff is None or handoff.status != "active" or handoff.claimed_by != agent:
+            return False
+        await self._transcripts.append(
+            handoff.conversation_id,
+            handoff.channel,
+            [StoredMessage("agent", text, {"agent": agent})],
+        )
+        self._bus.publish(
+            conversation_topic(handoff.conversation_id),
+            {"type": "agent", "messages": [{"role": "agent", "text": text}]},
+        )
+        self._bus.publish(
+            AGENTS_TOPIC,
+            {
+                "type": "message",
+                "handoff_id": handoff.id,
+                "conversation_id": handoff.conversation_id,
+                "role": "agent",
+                "text": text,
+                "agent": agent,
+                "at": datetime.now(UTC).isoformat(),
+            },
+        )
+        await self._rasa_events(handoff.conversation_id, [{"event": "bot", "text": text}])
+        return True
+
+    def agent_typing(self, handoff: Handoff, on: bool) -> None:
+        self._bus.publish(
+            conversation_topic(handoff.conversation_id),
+            {"type": "typing", "on": on, "who": "agent"},
+        )
+
+    async def hand_back(self, handoff_id: int, agent: str) -> bool:
+        """The bot takes the conversation again, with its context."""
+        if not await self._store.end(handoff_id, "handed_back", agent=agent):
+            return False
+        handoff = await self._store.get(handoff_id)
+        assert handoff is not None
+        await self._rasa_events(handoff.conversation_id, [{"event": "resume"}])
+        await self._notify_citizen(
+            handoff,
+            "L'agent vous a redirigé vers l'assistant automatisé. Vous pouvez continuer à "
+            "poser vos questions.",
+            status="bot",
+        )
+        await self._broadcast_queue()
+        return True
+
+    async def close(self, handoff_id: int, agent: str | None, reason: str) -> bool:
+        if not await self._store.end(handoff_id, "closed", reason, agent=agent):
+            return False
+        handoff = await self._store.get(handoff_id)
+        assert handoff is not None
+        await self._rasa_events(handoff.conversation_id, [{"event": "resume"}])
+        await self._notify_citizen(
+            handoff,
+            "La conversation avec l'agent est terminée. Merci et bonne journée !",
+            status="closed",
+        )
+        await self._broadcast_queue()
+        return True
+
+    async def abandon(self, conversation_id: str) -> None:
+        """The citizen left the queue (cancel, hang-up)."""
+        handoff = await self._store.open_for(conversation_id)
+        if handoff is not None and handoff.status == "waiting":
+            await self._store.end(handoff.id, "abandoned")
+            await self._rasa_events(conversation_id, [{"event": "resume"}])
+            await self._broadcast_queue()
+
+    async def queue_snapshot(self) -> list[dict[str, Any]]:
+        return [h.to_json() for h in await self._store.open_handoffs()]
+
+    # --- callback tickets ---
+    async def create_ticket(
+        self, conversation_id: str | None, channel: str, name: str, contact: str, subject: str
+    ) -> Ticket:
+        for _ in range(5):
+            try:
+                ticket = await self._tickets.insert(
+                    new_ticket_reference(),
+                    conversation_id,
+                    channel,
+                    name,
+                    contact,
+                    subject,
+                    CONSENT_TEXT,
+                )
+                break
+            except DuplicateTicketReference:
+                continue
+        else:
+            raise RuntimeError("could not allocate a unique ticket reference")
+        self._bus.publish(AGENTS_TOPIC, {"type": "ticket", "ticket": ticket.to_json()})
+        return ticket
+
+    async def tickets(self, include_closed: bool = False) -> list[Ticket]:
+        return await self._tickets.list(include_closed)
+
+    async def update_ticket(self, ticket_id: int, status: str, agent: str | None) -> Ticket | None:
+        if status not in ("open", "assigned", "closed"):
+            raise ValueError(f"unknown ticket status {status!r}")
+        ticket = await self._tickets.update_status(ticket_id, status, agent)
+        if ticket is not None:
+            self._bus.publish(AGENTS_TOPIC, {"type": "ticket", "ticket": ticket.to_json()})
+        return ticket
+
+    # --- internals ---
+    async def _notify_citizen(self, handoff: Handoff, text: str, status: str | None = None) -> None:
+        await self._transcripts.append(
+            handoff.conversation_id, handoff.channel, [StoredMessage("system", text, {})]
+        )
+        frame: dict[str, Any] = {
+            "type": "handoff",
+            "status": status or handoff.status,
+            "text": text,
+        }
+        self._bus.publish(conversation_topic(handoff.conversation_id), frame)
+
+    async def _broadcast_queue(self) -> None:
+        snapshot = await self._store.open_handoffs()
+        self._bus.publish(
+            AGENTS_TOPIC, {"type": "queue", "handoffs": [h.to_json() for h in snapshot]}
+        )
+        waiting = [h for h in snapshot if h.status == "waiting"]
+        recent = await self._store.recent_wait_seconds()
+        for position, handoff in enumerate(waiting, 1):
+            self._bus.publish(
+                conversation_topic(handoff.conversation_id),
+                {
+                    "type": "handoff",
+                    "status": "waiting",
+                    "position": position,
+                    "estimated_wait_s": self._estimate_wait(position, recent),
+                },
+            )
+
+    async def _rasa_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        try:
+            await self._rasa.append_events(conversation_id, events)
+        except RasaUnavailable as exc:
+            # The conversation goes on; the tracker misses these events, which the
+            # operator sees here. The app's own transcript has them.
+            log.warning("could not append %s to the tracker: %s", [e["event"] for e in events], exc)
