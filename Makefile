@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export GUICHET_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup train run test test-fast lint nlu-eval bench-chat lock clean
+.PHONY: setup train run test test-fast lint nlu-eval bench-chat voice-model lock clean
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,10 @@ nlu-eval: train
 
 bench-chat: train
 	@$(PY) benchmarks/chat_latency.py
+
+# The French speech model of the callbot (needs internet; see scripts/voice_model.sh).
+voice-model:
+	@bash scripts/voice_model.sh
 
 # Re-resolve the lock files after editing requirements/*.in.
 lock: setup

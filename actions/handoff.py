@@ -37,6 +37,13 @@ class ActionRequestHuman(Action):
     ) -> list[dict[str, Any]]:
         reason = tracker.get_slot("handoff_reason") or "asked"
         channel = tracker.get_latest_input_channel() or "webchat"
+        if channel == "phone":
+            # On the phone a person is reached by transferring the call; the voice
+            # channel does it (or takes a callback request when nobody can answer).
+            dispatcher.utter_message(
+                json_message={"text": "Je vous mets en relation avec un agent.", "transfer": True}
+            )
+            return [SlotSet("handoff_reason", None)]
         outcome = None
         if self._handoff is not None:
             try:

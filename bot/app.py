@@ -26,11 +26,13 @@ from bot.conversation.service import ConversationService
 from bot.domain.reports import ReportService
 from bot.domain.town import town_info
 from bot.settings import Settings
+from bot.storage.calls import CallStore
 from bot.storage.database import create_engine, create_schema
 from bot.storage.handoffs import HandoffStore, TicketStore
 from bot.storage.reports import ReportStore
 from bot.storage.transcripts import TranscriptStore
 from knowledge_base.service import KnowledgeBase
+from voice.channel import PhoneChannel
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class Services:
     bus: EventBus
     executor: ActionExecutor
     background: list[asyncio.Task[None]]
+    calls: CallStore
+    phone: PhoneChannel | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -79,7 +83,7 @@ class Services:
             executor.register_action(action)
         # Articles imported or edited by another process reach this index too.
         background = [asyncio.create_task(knowledge.follow())]
-        return cls(
+        services = cls(
             settings,
             engine,
             rasa,
@@ -90,9 +94,16 @@ class Services:
             bus,
             executor,
             background,
+            CallStore(engine),
         )
+        services.phone = PhoneChannel(services)
+        if not await services.phone.start():
+            services.phone = None
+        return services
 
     async def close(self) -> None:
+        if self.phone is not None:
+            await self.phone.stop()
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)

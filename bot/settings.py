@@ -70,6 +70,20 @@ class ChatSettings:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    enabled: str = "auto"  # auto | true | false
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    public_address: str = ""
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20199
+    max_calls: int = 10
+    vosk_model: Path = Path("models/vosk-model-small-fr-0.22")
+    silence_reprompt_s: float = 8.0
+    max_silences: int = 3
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     server: ListenSettings
@@ -78,6 +92,7 @@ class Settings:
     town: TownSettings
     chat: ChatSettings = field(default_factory=ChatSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
 
     @property
     def database_url(self) -> str:
@@ -162,6 +177,33 @@ def _handoff(raw: dict[str, Any]) -> HandoffSettings:
     )
 
 
+def _voice(raw: dict[str, Any], data_dir: Path) -> VoiceSettings:
+    section = raw.get("voice") or {}
+    if not isinstance(section, dict):
+        raise SettingsError("settings: section 'voice' must be a mapping")
+    enabled = str(section.get("enabled", "auto")).lower()
+    if enabled not in ("auto", "true", "false"):
+        raise SettingsError(
+            f"settings: 'voice.enabled' must be auto, true or false, not {enabled!r}"
+        )
+    model = Path(str(section.get("vosk_model") or VoiceSettings.vosk_model))
+    try:
+        return VoiceSettings(
+            enabled=enabled,
+            sip_host=str(section.get("sip_host", "127.0.0.1")),
+            sip_port=int(section.get("sip_port", 5060)),
+            public_address=str(section.get("public_address") or ""),
+            rtp_port_min=int(section.get("rtp_port_min", 20000)),
+            rtp_port_max=int(section.get("rtp_port_max", 20199)),
+            max_calls=int(section.get("max_calls", 10)),
+            vosk_model=model if model.is_absolute() else data_dir / model,
+            silence_reprompt_s=float(section.get("silence_reprompt_s", 8)),
+            max_silences=int(section.get("max_silences", 3)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"settings: invalid 'voice' value: {exc}") from exc
+
+
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings file, apply environment overrides, validate."""
     env = os.environ if env is None else env
@@ -193,8 +235,10 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         isinstance(s, dict) and {"days", "hours"} <= s.keys() for s in slots
     ):
         raise SettingsError("settings: 'town.opening_hours' must be a list of {days, hours}")
+    data_dir = Path(str(raw.get("data_dir", "./data"))).resolve()
     return Settings(
-        data_dir=Path(str(raw.get("data_dir", "./data"))).resolve(),
+        data_dir=data_dir,
+        voice=_voice(raw, data_dir),
         server=_listen(raw, "server"),
         actions=_listen(raw, "actions"),
         rasa=RasaSettings(

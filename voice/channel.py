@@ -1,0 +1,100 @@
+"""The phone channel: a SIP user agent whose calls are run by `PhoneCall`.
+
+Runs inside the app's process and event loop, so calls share the conversation
+service, the knowledge base and the handoff service with the web chat. The
+speech model is loaded once; recognition and synthesis run in worker threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.conversation.calls import CallJournal
+from bot.settings import Settings
+from voice.call import CallSettings, PhoneCall
+from voice.session import VoiceSession
+from voice.sip.agent import SipAgent
+from voice.sip.config import SipConfig
+from voice.stt import SpeechModelMissing, VoskRecognizer, load_model_async
+from voice.tts import Pyttsx3Synthesizer
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+
+class VoiceUnavailable(RuntimeError):
+    """voice.enabled is true but the channel cannot start (English, for operators)."""
+
+
+@dataclass
+class PhoneChannel:
+    services: Services
+    agent: SipAgent | None = None
+    synthesizer: Pyttsx3Synthesizer | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def port(self) -> int | None:
+        return self.agent.port if self.agent else None
+
+    async def start(self) -> bool:
+        """Start answering calls; False (and a log line) when disabled or unavailable."""
+        voice = self.settings.voice
+        if voice.enabled == "false":
+            return False
+        try:
+            await load_model_async(voice.vosk_model)  # once, off the loop; shared by calls
+        except SpeechModelMissing as exc:
+            if voice.enabled == "true":
+                raise VoiceUnavailable(str(exc)) from exc
+            log.warning("phone channel off: %s", exc)
+            return False
+        self.synthesizer = Pyttsx3Synthesizer()
+        self.agent = SipAgent(
+            SipConfig(
+                host=voice.sip_host,
+                port=voice.sip_port,
+                public_address=voice.public_address or None,
+                rtp_port_min=voice.rtp_port_min,
+                rtp_port_max=voice.rtp_port_max,
+                max_calls=voice.max_calls,
+            ),
+            self._on_call,
+        )
+        await self.agent.start()
+        log.info("phone channel answering SIP on %s:%s", voice.sip_host, self.agent.port)
+        return True
+
+    async def _on_call(self, session: VoiceSession) -> None:
+        assert self.synthesizer is not None
+        services = self.services
+        voice = self.settings.voice
+        call = PhoneCall(
+            session,
+            services.conversation,
+            VoskRecognizer(voice.vosk_model),
+            self.synthesizer,
+            CallSettings(
+                town_name=self.settings.town.name,
+                town_phone=self.settings.town.phone,
+                transfer_target=self.settings.handoff.phone_transfer_target,
+                silence_reprompt_s=voice.silence_reprompt_s,
+                max_silences=voice.max_silences,
+            ),
+            CallJournal(services.calls),
+            services.handoff,
+        )
+        await call.run()
+
+    async def stop(self) -> None:
+        if self.agent is not None:
+            await self.agent.stop()
+        if self.synthesizer is not None:
+            self.synthesizer.shutdown()

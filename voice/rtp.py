@@ -1,0 +1,554 @@
+"""RTP (RFC 3550) for one G.711 audio stream: packets, codecs, RFC 4733 events, pacing.
+
+- `RtpPacket`: header encode/decode (CSRC, extension and padding tolerated on input).
+- G.711 µ-law/A-law with numpy lookup tables (`audioop` is gone in Python 3.13).
+- `TelephoneEvent` and `DtmfTracker`: one digit per event, duplicate end packets ignored.
+- `PacingClock` and `RtpSender`: frame n leaves at t0 + n·20 ms, timestamp ts0 + n·160.
+- `ReorderBuffer`: releases packets in sequence order, tolerating a little reordering.
+- `RtpSession`: the UDP endpoint of one call tying these together, with a media timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+
+from voice.session import FRAME_BYTES, FRAME_MS, FRAME_SAMPLES
+
+log = logging.getLogger(__name__)
+
+RTP_VERSION = 2
+PCMU, PCMA = 0, 8
+DIGITS = "0123456789*#ABCD"
+
+
+class RtpError(ValueError):
+    """Not an RTP packet."""
+
+
+@dataclass(frozen=True)
+class RtpPacket:
+    payload_type: int
+    sequence: int
+    timestamp: int
+    ssrc: int
+    payload: bytes
+    marker: bool = False
+    csrc: tuple[int, ...] = ()
+
+    def encode(self) -> bytes:
+        first = (RTP_VERSION << 6) | len(self.csrc)
+        second = (0x80 if self.marker else 0) | (self.payload_type & 0x7F)
+        header = struct.pack(
+            "!BBHII",
+            first,
+            second,
+            self.sequence & 0xFFFF,
+            self.timestamp & 0xFFFFFFFF,
+            self.ssrc & 0xFFFFFFFF,
+        )
+        return header + b"".join(struct.pack("!I", c) for c in self.csrc) + self.payload
+
+    @classmethod
+    def decode(cls, data: bytes) -> RtpPacket:
+        if len(data) < 12:
+            raise RtpError("short packet")
+        first, second, seq, ts, ssrc = struct.unpack_from("!BBHII", data)
+        if first >> 6 != RTP_VERSION:
+            raise RtpError("not RTP version 2")
+        cc = first & 0x0F
+        offset = 12 + 4 * cc
+        if len(data) < offset:
+            raise RtpError("truncated CSRC list")
+        csrc = struct.unpack_from(f"!{cc}I", data, 12) if cc else ()
+        if first & 0x10:  # header extension
+            if len(data) < offset + 4:
+                raise RtpError("truncated extension")
+            (words,) = struct.unpack_from("!H", data, offset + 2)
+            offset += 4 + 4 * words
+        end = len(data)
+        if first & 0x20:  # padding
+            pad = data[-1]
+            if pad == 0 or offset + pad > end:
+                raise RtpError("bad padding")
+            end -= pad
+        if offset > end:
+            raise RtpError("truncated packet")
+        return cls(second & 0x7F, seq, ts, ssrc, bytes(data[offset:end]), bool(second & 0x80), csrc)
+
+
+# --- G.711 (ITU-T G.711, the classic segment/quantisation formulation) ---------------------
+
+
+def _ulaw_decode_table() -> np.ndarray:
+    u = ~np.arange(256, dtype=np.int32) & 0xFF
+    t = (((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4)
+    return np.where(u & 0x80, 0x84 - t, t - 0x84).astype(np.int16)
+
+
+def _alaw_decode_table() -> np.ndarray:
+    a = np.arange(256, dtype=np.int32) ^ 0x55
+    seg = (a & 0x70) >> 4
+    t = (a & 0x0F) << 4
+    t = np.where(seg == 0, t + 8, t + 0x108)
+    t = np.where(seg > 1, t << np.maximum(seg - 1, 0), t)
+    return np.where(a & 0x80, t, -t).astype(np.int16)
+
+
+def _segment(value: np.ndarray, ends: list[int]) -> np.ndarray:
+    return np.searchsorted(np.array(ends), value, side="left")
+
+
+def _ulaw_encode_table() -> np.ndarray:
+    pcm = np.arange(-32768, 32768, dtype=np.int32) >> 2
+    mask = np.where(pcm < 0, 0x7F, 0xFF)
+    mag = np.minimum(np.abs(pcm), 8159) + 0x21
+    seg = _segment(mag, [0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF])
+    code = (seg << 4) | ((mag >> (seg + 1)) & 0x0F)
+    code = np.where(seg >= 8, 0x7F, code)
+    return np.roll((code ^ mask).astype(np.uint8), -32768)  # index by uint16 view
+
+
+def _alaw_encode_table() -> np.ndarray:
+    pcm = np.arange(-32768, 32768, dtype=np.int32) >> 3
+    mask = np.where(pcm >= 0, 0xD5, 0x55)
+    mag = np.where(pcm >= 0, pcm, -pcm - 1)
+    seg = _segment(mag, [0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF])
+    mant = np.where(seg < 2, (mag >> 1) & 0x0F, (mag >> np.maximum(seg, 1)) & 0x0F)
+    code = np.where(seg >= 8, 0x7F, (seg << 4) | mant)
+    return np.roll((code ^ mask).astype(np.uint8), -32768)
+
+
+ULAW_DECODE = _ulaw_decode_table()
+ALAW_DECODE = _alaw_decode_table()
+ULAW_ENCODE = _ulaw_encode_table()
+ALAW_ENCODE = _alaw_encode_table()
+
+
+def _encode(pcm: bytes, table: np.ndarray) -> bytes:
+    samples = np.frombuffer(pcm[: len(pcm) & ~1], dtype="<i2").view("<u2")
+    return bytes(table[samples].tobytes())
+
+
+def _decode(data: bytes, table: np.ndarray) -> bytes:
+    return bytes(table[np.frombuffer(data, dtype=np.uint8)].astype("<i2").tobytes())
+
+
+def ulaw_encode(pcm: bytes) -> bytes:
+    return _encode(pcm, ULAW_ENCODE)
+
+
+def ulaw_decode(data: bytes) -> bytes:
+    return _decode(data, ULAW_DECODE)
+
+
+def alaw_encode(pcm: bytes) -> bytes:
+    return _encode(pcm, ALAW_ENCODE)
+
+
+def alaw_decode(data: bytes) -> bytes:
+    return _decode(data, ALAW_DECODE)
+
+
+@dataclass(frozen=True)
+class Codec:
+    name: str
+    payload_type: int
+    encode: Callable[[bytes], bytes]
+    decode: Callable[[bytes], bytes]
+
+
+CODECS = {
+    PCMU: Codec("PCMU", PCMU, ulaw_encode, ulaw_decode),
+    PCMA: Codec("PCMA", PCMA, alaw_encode, alaw_decode),
+}
+
+
+# --- RFC 4733 telephone-event -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TelephoneEvent:
+    event: int
+    end: bool
+    volume: int
+    duration: int
+
+    @property
+    def digit(self) -> str | None:
+        return DIGITS[self.event] if self.event < len(DIGITS) else None
+
+    @classmethod
+    def decode(cls, payload: bytes) -> TelephoneEvent:
+        if len(payload) < 4:
+            raise RtpError("short telephone-event payload")
+        event, flags, duration = struct.unpack_from("!BBH", payload)
+        return cls(event, bool(flags & 0x80), flags & 0x3F, duration)
+
+    def encode(self) -> bytes:
+        flags = (0x80 if self.end else 0) | (self.volume & 0x3F)
+        return struct.pack("!BBH", self.event, flags, self.duration & 0xFFFF)
+
+
+class DtmfTracker:
+    """Turns a stream of telephone-event packets into digits.
+
+    An event is identified by its RTP timestamp. A digit is reported on the first packet
+    with the end bit; the (usually three) repeated end packets are ignored. If an event
+    never shows its end (lost packets) it is reported when the next event starts.
+    """
+
+    def __init__(self) -> None:
+        self._timestamp: int | None = None
+        self._digit: str | None = None
+        self._ended = True
+
+    def feed(self, timestamp: int, event: TelephoneEvent) -> list[str]:
+        out: list[str] = []
+        if timestamp != self._timestamp:
+            if not self._ended and self._digit:
+                out.append(self._digit)
+            self._timestamp, self._digit, self._ended = timestamp, event.digit, False
+        if event.end and not self._ended:
+            self._ended = True
+            if self._digit:
+                out.append(self._digit)
+        return out
+
+
+# --- sending ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PacingClock:
+    """Frame n is due at t0 + n·period: errors never accumulate."""
+
+    t0: float
+    period: float = FRAME_MS / 1000
+
+    def deadline(self, n: int) -> float:
+        return self.t0 + n * self.period
+
+    def index_at(self, now: float) -> int:
+        """The frame due at or just before `now`."""
+        return max(0, int((now - self.t0) / self.period + 1e-9))
+
+
+@dataclass
+class RtpSender:
+    """Builds outgoing packets: sequence +1 a packet, timestamp from the tick index."""
+
+    payload_type: int
+    ssrc: int = field(default_factory=lambda: secrets.randbits(32))
+    first_sequence: int = field(default_factory=lambda: secrets.randbits(16))
+    first_timestamp: int = field(default_factory=lambda: secrets.randbits(32))
+    samples_per_tick: int = FRAME_SAMPLES
+    sent: int = 0
+    _talking: bool = False
+
+    def packet(self, tick: int, payload: bytes, voice: bool = True) -> RtpPacket:
+        """The packet for tick `tick`; the marker starts each talkspurt."""
+        marker = (voice and not self._talking) or self.sent == 0
+        self._talking = voice
+        seq = (self.first_sequence + self.sent) & 0xFFFF
+        ts = (self.first_timestamp + tick * self.samples_per_tick) & 0xFFFFFFFF
+        self.sent += 1
+        return RtpPacket(self.payload_type, seq, ts, self.ssrc, payload, marker)
+
+    def skip(self) -> None:
+        """Nothing sent on this tick: the next voice packet starts a talkspurt."""
+        self._talking = False
+
+
+# --- receiving --------------------------------------------------------------------------
+
+
+class ReorderBuffer:
+    """Releases packets in sequence order; holds at most `depth` packets waiting for a gap.
+
+    `push` returns (lost_before, packet) pairs; packets older than the last released one
+    (late or duplicate) are dropped.
+    """
+
+    def __init__(self, depth: int = 3) -> None:
+        self.depth = depth
+        self._pending: dict[int, RtpPacket] = {}
+        self._expected: int | None = None
+        self._highest = 0
+        self.lost = 0
+        self.dropped = 0
+
+    def _extend(self, seq: int) -> int:
+        if self._expected is None:
+            return seq
+        base = self._highest - (self._highest & 0xFFFF)
+        candidates = (base + seq - 0x10000, base + seq, base + seq + 0x10000)
+        return min(candidates, key=lambda c: abs(c - self._highest))
+
+    def reset(self) -> None:
+        self._pending.clear()
+        self._expected = None
+
+    def push(self, packet: RtpPacket) -> list[tuple[int, RtpPacket]]:
+        ext = self._extend(packet.sequence)
+        if self._expected is None:
+            self._expected = self._highest = ext
+        elif abs(ext - self._expected) > 3000:  # the sender restarted its sequence
+            released = self.flush()
+            self._expected = self._highest = ext
+            self._pending[ext] = packet
+            return released + self._release(False)
+        if ext < self._expected or ext in self._pending:
+            self.dropped += 1
+            return []
+        self._highest = max(self._highest, ext)
+        self._pending[ext] = packet
+        return self._release(False)
+
+    def flush(self) -> list[tuple[int, RtpPacket]]:
+        return self._release(True)
+
+    @property
+    def holding(self) -> int:
+        return len(self._pending)
+
+    def _release(self, force: bool) -> list[tuple[int, RtpPacket]]:
+        out: list[tuple[int, RtpPacket]] = []
+        lost = 0
+        while self._pending and self._expected is not None:
+            if self._expected in self._pending:
+                out.append((lost, self._pending.pop(self._expected)))
+                self._expected += 1
+                lost = 0
+            elif force or len(self._pending) > self.depth:
+                nxt = min(self._pending)
+                lost += nxt - self._expected
+                self.lost += nxt - self._expected
+                self._expected = nxt
+            else:
+                break
+        return out
+
+
+class Reframer:
+    """Cuts decoded PCM of any packet size into 20 ms frames."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def push(self, pcm: bytes) -> list[bytes]:
+        self._buf += pcm
+        frames = []
+        while len(self._buf) >= FRAME_BYTES:
+            frames.append(bytes(self._buf[:FRAME_BYTES]))
+            del self._buf[:FRAME_BYTES]
+        return frames
+
+
+@dataclass
+class MediaParams:
+    remote: tuple[str, int]
+    payload_type: int
+    dtmf_payload_type: int | None
+    send: bool = True  # False while the peer holds the call
+
+
+FrameSource = Callable[[], bytes | None]
+
+
+class RtpSession(asyncio.DatagramProtocol):
+    """The RTP endpoint of one call.
+
+    Received audio is decoded, re-framed to 20 ms and given to `on_audio`; RFC 4733 digits
+    to `on_digit`; `on_timeout` runs once when no packet arrived for `media_timeout` s.
+    `start(source)` runs the paced sender: each tick takes a frame from `source` (None
+    when idle: silence is sent if `idle_silence`, else nothing).
+    """
+
+    def __init__(
+        self,
+        on_audio: Callable[[bytes], None],
+        on_digit: Callable[[str], None],
+        on_timeout: Callable[[], None],
+        media_timeout: float = 30.0,
+        idle_silence: bool = True,
+        symmetric: bool = True,
+        reorder_depth: int = 3,
+    ) -> None:
+        self.on_audio, self.on_digit, self.on_timeout = on_audio, on_digit, on_timeout
+        self.media_timeout = media_timeout
+        self.idle_silence = idle_silence
+        self.symmetric = symmetric
+        self.params: MediaParams | None = None
+        self.sender: RtpSender | None = None
+        self.transport: asyncio.DatagramTransport | None = None
+        self.reorder = ReorderBuffer(reorder_depth)
+        self.dtmf = DtmfTracker()
+        self.reframer = Reframer()
+        self.received = 0
+        self.late_ticks = 0
+        self.send_times: list[float] = []  # monotonic send time of the last packets (jitter)
+        self._ssrc: int | None = None
+        self._latched = False
+        self._sdp_remote: tuple[str, int] | None = None
+        self._last_rx = 0.0
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    # asyncio.DatagramProtocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+        self._last_rx = asyncio.get_running_loop().time()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if self._closed or self.params is None:
+            return
+        try:
+            packet = RtpPacket.decode(data)
+        except RtpError:
+            return
+        if packet.payload_type in (72, 73, 200, 201):  # RTCP sent to the RTP port (rtcp-mux)
+            return
+        self.received += 1
+        self._last_rx = asyncio.get_running_loop().time()
+        if self.symmetric and not self._latched:
+            self._latched = True
+            self.params.remote = (str(addr[0]), int(addr[1]))
+        if packet.ssrc != self._ssrc:
+            if self._ssrc is not None:
+                self._dispatch(self.reorder.flush())
+            self._ssrc = packet.ssrc
+            self.reorder.reset()
+        self._dispatch(self.reorder.push(packet))
+        if self.reorder.holding and self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(0.06, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        self._dispatch(self.reorder.flush())
+
+    def _dispatch(self, released: list[tuple[int, RtpPacket]]) -> None:
+        params = self.params
+        if params is None:
+            return
+        for lost, packet in released:
+            if packet.payload_type == params.dtmf_payload_type:
+                try:
+                    event = TelephoneEvent.decode(packet.payload)
+                except RtpError:
+                    continue
+                for digit in self.dtmf.feed(packet.timestamp, event):
+                    self.on_digit(digit)
+                continue
+            codec = CODECS.get(packet.payload_type)
+            if codec is None:  # comfort noise, unknown payloads
+                continue
+            if lost:  # conceal losses with silence, up to 10 packets
+                self._emit(b"\x00\x00" * len(packet.payload) * min(lost, 10))
+            self._emit(codec.decode(packet.payload))
+
+    def _emit(self, pcm: bytes) -> None:
+        for frame in self.reframer.push(pcm):
+            self.on_audio(frame)
+
+    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable and the like
+        log.debug("RTP socket error: %s", exc)
+
+    # control
+    def configure(self, params: MediaParams) -> None:
+        """Set or change (re-INVITE) the negotiated stream."""
+        offered = params.remote
+        if self.params is not None and self._latched and offered == self._sdp_remote:
+            params.remote = self.params.remote  # same SDP address: keep the latched one
+        else:
+            self._latched = False
+        self._sdp_remote = offered
+        self.params = params
+        if self.sender is None or self.sender.payload_type != params.payload_type:
+            self.sender = RtpSender(params.payload_type)
+
+    def start(self, source: FrameSource) -> None:
+        self._tasks.append(asyncio.create_task(self._send_loop(source)))
+        if self.media_timeout > 0:
+            self._tasks.append(asyncio.create_task(self._watchdog()))
+
+    async def _send_loop(self, source: FrameSource) -> None:
+        loop = asyncio.get_running_loop()
+        clock = PacingClock(loop.time())
+        tick = 0
+        while not self._closed:
+            delay = clock.deadline(tick) - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.2:  # the loop stalled: do not burst 10+ frames, jump ahead
+                self.late_ticks += 1
+                tick = clock.index_at(loop.time())
+                if self.sender:
+                    self.sender.skip()
+                continue
+            self._send_tick(tick, source())
+            tick += 1
+
+    def _send_tick(self, tick: int, pcm: bytes | None) -> None:
+        params, sender, transport = self.params, self.sender, self.transport
+        if params is None or sender is None or transport is None or self._closed:
+            return
+        if not params.send or (pcm is None and not self.idle_silence):
+            sender.skip()
+            return
+        voice = pcm is not None
+        frame = pcm if pcm is not None else bytes(FRAME_BYTES)
+        payload = CODECS[params.payload_type].encode(frame)
+        transport.sendto(sender.packet(tick, payload, voice).encode(), params.remote)
+        self.send_times.append(asyncio.get_running_loop().time())
+        if len(self.send_times) > 3000:
+            del self.send_times[:1000]
+
+    async def _watchdog(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            await asyncio.sleep(min(1.0, self.media_timeout / 4))
+            held = self.params is not None and not self.params.send
+            if held:
+                self._last_rx = loop.time()
+            elif loop.time() - self._last_rx > self.media_timeout and not self._closed:
+                self.on_timeout()
+                return
+
+    def close(self) -> None:
+        self._closed = True
+        if self._flush_handle:
+            self._flush_handle.cancel()
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        if self.transport:
+            self.transport.close()
+
+
+async def open_rtp_session(
+    host: str, port_min: int, port_max: int, used: set[int], factory: Callable[[], RtpSession]
+) -> tuple[int, RtpSession]:
+    """Bind the first free even port of [port_min, port_max] not in `used`."""
+    loop = asyncio.get_running_loop()
+    start = port_min + (port_min & 1)
+    for port in range(start, port_max + 1, 2):
+        if port in used:
+            continue
+        try:
+            _, protocol = await loop.create_datagram_endpoint(factory, local_addr=(host, port))
+        except OSError:
+            continue
+        used.add(port)
+        return port, protocol
+    raise OSError(f"no free RTP port in {port_min}-{port_max}")

@@ -1,0 +1,426 @@
+"""SIP messages (RFC 3261 §7): lenient parsing and serialisation.
+
+Parsing accepts folded headers, compact header names, any header-name case, several
+values on one line for list headers (Via, Contact, Route...) and odd parameter values.
+It raises `SipParseError` only when the start line, a header line or a mandatory header
+cannot be made sense of; the agent answers 400 to those when it can.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+COMPACT = {
+    "i": "Call-ID",
+    "f": "From",
+    "t": "To",
+    "v": "Via",
+    "m": "Contact",
+    "l": "Content-Length",
+    "c": "Content-Type",
+    "k": "Supported",
+    "s": "Subject",
+    "e": "Content-Encoding",
+    "o": "Event",
+    "r": "Refer-To",
+    "b": "Referred-By",
+    "u": "Allow-Events",
+}
+_CANONICAL = {
+    name.lower(): name
+    for name in (
+        *COMPACT.values(),
+        "CSeq",
+        "WWW-Authenticate",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "Record-Route",
+        "Max-Forwards",
+        "User-Agent",
+        "Subscription-State",
+        "Content-Disposition",
+        "Refer-Sub",
+        "Call-Info",
+        "Alert-Info",
+        "Min-SE",
+        "Session-Expires",
+        "RSeq",
+        "RAck",
+    )
+}
+# Headers whose values may be comma-joined on one line (RFC 3261 §7.3.1).
+LIST_HEADERS = frozenset({"via", "contact", "route", "record-route", "allow", "supported"})
+MAGIC_COOKIE = "z9hG4bK"
+REQUIRED = ("Via", "From", "To", "Call-ID", "CSeq")
+_TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
+
+
+class SipParseError(ValueError):
+    """The datagram is not a SIP message we can make sense of."""
+
+
+def canonical_name(name: str) -> str:
+    """`v` → `Via`, `call-id` → `Call-ID`, `x-foo` → `X-Foo`."""
+    key = name.strip().lower()
+    if key in COMPACT:
+        return COMPACT[key]
+    if key in _CANONICAL:
+        return _CANONICAL[key]
+    return "-".join(part[:1].upper() + part[1:] for part in key.split("-"))
+
+
+def split_list(value: str, sep: str = ",") -> list[str]:
+    """Split on `sep` outside quotes and angle brackets."""
+    parts: list[str] = []
+    buf: list[str] = []
+    quoted = False
+    angle = 0
+    escaped = False
+    for ch in value:
+        if escaped:
+            buf.append(ch)
+            escaped = False
+            continue
+        if ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "<" and not quoted:
+            angle += 1
+        elif ch == ">" and not quoted and angle:
+            angle -= 1
+        elif ch == sep and not quoted and not angle:
+            parts.append("".join(buf).strip())
+            buf = []
+            continue
+        buf.append(ch)
+    parts.append("".join(buf).strip())
+    return [p for p in parts if p]
+
+
+def parse_params(text: str) -> dict[str, str]:
+    """`;a=1;b;c="x"` → {"a": "1", "b": "", "c": "x"}; keys lower-cased, lenient on values."""
+    params: dict[str, str] = {}
+    for item in split_list(text, ";"):
+        key, _, val = item.partition("=")
+        key = key.strip().lower()
+        if not key:
+            continue
+        val = val.strip()
+        if len(val) >= 2 and val[0] == '"' and val[-1] == '"':
+            val = val[1:-1]
+        params.setdefault(key, val)
+    return params
+
+
+class Headers:
+    """Ordered, case-insensitive multi-map of header fields."""
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items: list[tuple[str, str]] = []
+        for name, value in items:
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((canonical_name(name), value.strip()))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        key = canonical_name(name).lower()
+        for n, v in self._items:
+            if n.lower() == key:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """All values; list headers are also split on commas."""
+        key = canonical_name(name).lower()
+        out: list[str] = []
+        for n, v in self._items:
+            if n.lower() == key:
+                out.extend(split_list(v) if key in LIST_HEADERS else [v])
+        return out
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every value of `name` with one (kept at the first one's position)."""
+        canon = canonical_name(name)
+        key = canon.lower()
+        for i, (n, _) in enumerate(self._items):
+            if n.lower() == key:
+                self._items[i] = (canon, value)
+                self._items = [
+                    item for j, item in enumerate(self._items) if j <= i or item[0].lower() != key
+                ]
+                return
+        self._items.append((canon, value))
+
+    def remove(self, name: str) -> None:
+        key = canonical_name(name).lower()
+        self._items = [item for item in self._items if item[0].lower() != key]
+
+    def extend_last(self, text: str) -> None:
+        """Header folding: append a continuation line to the last field."""
+        name, value = self._items[-1]
+        self._items[-1] = (name, f"{value} {text}".strip())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(list(self._items))
+
+    def copy(self) -> Headers:
+        return Headers(self._items)
+
+
+@dataclass
+class SipMessage:
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    @property
+    def call_id(self) -> str:
+        return self.headers.get("Call-ID") or ""
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        raw = (self.headers.get("CSeq") or "").split()
+        if len(raw) != 2 or not raw[0].isdigit():
+            raise SipParseError(f"bad CSeq: {self.headers.get('CSeq')!r}")
+        return int(raw[0]), raw[1].upper()
+
+    @property
+    def from_addr(self) -> NameAddr:
+        return NameAddr.parse(self.headers.get("From") or "")
+
+    @property
+    def to_addr(self) -> NameAddr:
+        return NameAddr.parse(self.headers.get("To") or "")
+
+    @property
+    def top_via(self) -> Via:
+        vias = self.headers.get_all("Via")
+        if not vias:
+            raise SipParseError("no Via")
+        return Via.parse(vias[0])
+
+    @property
+    def content_type(self) -> str:
+        return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+    def start_line(self) -> str:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        headers = self.headers.copy()
+        headers.set("Content-Length", str(len(self.body)))
+        lines = [self.start_line(), *(f"{n}: {v}" for n, v in headers)]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + self.body
+
+
+@dataclass
+class SipRequest(SipMessage):
+    method: str = ""
+    uri: str = ""
+
+    def start_line(self) -> str:
+        return f"{self.method} {self.uri} SIP/2.0"
+
+
+@dataclass
+class SipResponse(SipMessage):
+    status: int = 0
+    reason: str = ""
+
+    def start_line(self) -> str:
+        return f"SIP/2.0 {self.status} {self.reason}"
+
+
+@dataclass(frozen=True)
+class Via:
+    transport: str
+    host: str
+    port: int | None
+    params: dict[str, str]
+
+    @property
+    def branch(self) -> str:
+        return self.params.get("branch", "")
+
+    @classmethod
+    def parse(cls, value: str) -> Via:
+        m = re.match(r"\s*SIP\s*/\s*2\.0\s*/\s*(\S+)\s+([^;]+)(.*)$", value, re.S)
+        if not m:
+            raise SipParseError(f"bad Via: {value!r}")
+        host, port = split_hostport(m.group(2).strip())
+        return cls(m.group(1).upper(), host, port, parse_params(m.group(3)))
+
+
+@dataclass(frozen=True)
+class NameAddr:
+    """`"Name" <sip:user@host>;tag=x` (also bare `sip:user@host;tag=x`)."""
+
+    display: str
+    uri: str
+    params: dict[str, str]
+
+    @property
+    def tag(self) -> str:
+        return self.params.get("tag", "")
+
+    @classmethod
+    def parse(cls, value: str) -> NameAddr:
+        value = value.strip()
+        if "<" in value and ">" in value[value.index("<") :]:
+            start = value.index("<")
+            end = value.index(">", start)
+            display = value[:start].strip().strip('"')
+            return cls(display, value[start + 1 : end].strip(), parse_params(value[end + 1 :]))
+        uri, _, rest = value.partition(";")
+        return cls("", uri.strip(), parse_params(rest))
+
+    def __str__(self) -> str:
+        shown = f'"{self.display}" ' if self.display else ""
+        params = "".join(f";{k}={v}" if v else f";{k}" for k, v in self.params.items())
+        return f"{shown}<{self.uri}>{params}"
+
+
+@dataclass(frozen=True)
+class SipUri:
+    scheme: str
+    user: str
+    host: str
+    port: int | None
+    params: dict[str, str]
+
+    @classmethod
+    def parse(cls, uri: str) -> SipUri:
+        m = re.match(r"\s*(sips?):(?:([^@]*)@)?([^;?]+)([^?]*)", uri, re.I)
+        if not m:
+            raise SipParseError(f"bad SIP URI: {uri!r}")
+        host, port = split_hostport(m.group(3))
+        user = (m.group(2) or "").split(":")[0]
+        return cls(m.group(1).lower(), user, host, port, parse_params(m.group(4)))
+
+
+def split_hostport(text: str) -> tuple[str, int | None]:
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = text.partition(":")
+    if port and not port.strip().isdigit():
+        raise SipParseError(f"bad port in {text!r}")
+    return host, int(port) if port else None
+
+
+def parse_message(data: bytes, strict: bool = True) -> SipRequest | SipResponse:
+    """Parse one UDP datagram. Raises `SipParseError`.
+
+    With `strict=False` missing mandatory headers and a bad CSeq are let through (the
+    agent uses it to answer 400 to what the strict parse refused).
+    """
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = data.partition(b"\n\n")
+    text = head.decode("utf-8", errors="replace").lstrip("\r\n")
+    lines = text.replace("\r\n", "\n").split("\n")
+    if not lines or not lines[0].strip():
+        raise SipParseError("empty message")
+    start, header_lines = lines[0].strip(), lines[1:]
+    headers = Headers()
+    for line in header_lines:
+        if line[:1] in (" ", "\t"):
+            if not list(headers):
+                raise SipParseError("continuation line before any header")
+            headers.extend_last(line.strip())
+            continue
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.match(name.strip()):
+            raise SipParseError(f"bad header line: {line!r}")
+        headers.add(name, value)
+    length = headers.get("Content-Length")
+    if length is not None:
+        if not length.strip().isdigit():
+            raise SipParseError(f"bad Content-Length: {length!r}")
+        if int(length) > len(body):
+            raise SipParseError("truncated body")
+        body = body[: int(length)]
+    msg: SipRequest | SipResponse
+    if start.upper().startswith("SIP/"):
+        parts = start.split(None, 2)
+        if len(parts) < 2 or not parts[1].isdigit() or len(parts[1]) != 3:
+            raise SipParseError(f"bad status line: {start!r}")
+        msg = SipResponse(headers, body, int(parts[1]), parts[2] if len(parts) > 2 else "")
+    else:
+        parts = start.split()
+        if len(parts) != 3 or not parts[2].upper().startswith("SIP/") or not _TOKEN.match(parts[0]):
+            raise SipParseError(f"bad request line: {start!r}")
+        msg = SipRequest(headers, body, parts[0].upper(), parts[1])
+    if strict:
+        for name in REQUIRED:
+            if name not in headers:
+                raise SipParseError(f"missing {name}")
+        msg.cseq  # noqa: B018 - validates
+        msg.top_via  # noqa: B018
+    return msg
+
+
+def new_branch() -> str:
+    return MAGIC_COOKIE + secrets.token_hex(8)
+
+
+def new_tag() -> str:
+    return secrets.token_hex(6)
+
+
+def new_call_id(host: str) -> str:
+    return f"{secrets.token_hex(10)}@{host}"
+
+
+REASONS = {
+    100: "Trying",
+    180: "Ringing",
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    415: "Unsupported Media Type",
+    420: "Bad Extension",
+    481: "Call/Transaction Does Not Exist",
+    486: "Busy Here",
+    487: "Request Terminated",
+    489: "Bad Event",
+    488: "Not Acceptable Here",
+    491: "Request Pending",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+}
+
+
+def make_response(
+    request: SipRequest, status: int, reason: str = "", to_tag: str = "", body: bytes = b""
+) -> SipResponse:
+    """A response copying Via, From, To (adding `to_tag` if it has none), Call-ID, CSeq."""
+    headers = Headers()
+    for name in ("Via", "Record-Route", "From", "To", "Call-ID", "CSeq"):
+        for value in request.headers.get_all(name) if name != "To" else []:
+            headers.add(name, value)
+        if name == "To":
+            to = request.headers.get("To") or ""
+            if to_tag and not NameAddr.parse(to).tag:
+                to = f"{to};tag={to_tag}"
+            headers.add("To", to)
+    if status == 100 or status >= 300:
+        headers.remove("Record-Route")
+    return SipResponse(headers, body, status, reason or REASONS.get(status, "Unknown"))
