@@ -30,6 +30,7 @@ from bot.storage.calls import CallStore
 from bot.storage.database import create_engine, create_schema
 from bot.storage.handoffs import HandoffStore, TicketStore
 from bot.storage.reports import ReportStore
+from bot.storage.retention import purge
 from bot.storage.transcripts import TranscriptStore
 from knowledge_base.service import KnowledgeBase
 from voice.channel import PhoneChannel
@@ -39,6 +40,21 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 # Public routes take small JSON bodies only.
 MAX_PUBLIC_REQUEST_BYTES = 64 * 1024
+
+
+PURGE_INTERVAL_S = 6 * 3600
+
+
+async def purge_periodically(engine: AsyncEngine, settings: Settings) -> None:
+    """RGPD retention: delete what is older than privacy.retention_days, every 6 h."""
+    while True:
+        try:
+            counts = await purge(engine, settings.data_dir, settings.retention_days)
+            if any(counts.values()):
+                log.info("retention purge: %s", counts)
+        except Exception:
+            log.exception("retention purge failed; retrying later")
+        await asyncio.sleep(PURGE_INTERVAL_S)
 
 
 @dataclass
@@ -82,7 +98,10 @@ class Services:
         for action in build_actions(deps):
             executor.register_action(action)
         # Articles imported or edited by another process reach this index too.
-        background = [asyncio.create_task(knowledge.follow())]
+        background = [
+            asyncio.create_task(knowledge.follow()),
+            asyncio.create_task(purge_periodically(engine, settings)),
+        ]
         services = cls(
             settings,
             engine,

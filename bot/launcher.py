@@ -283,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             f"Rasa {stack.startup_s['rasa']:.1f} s\n"
             f"  Site de démonstration et chat : {stack.app_url}/\n"
             f"  Santé : {stack.app_url}/readyz\n"
+            f"  Administration : {stack.app_url}/admin — agents : {stack.app_url}/agent\n"
+            "    (premier compte : GUICHET_NEW_PASSWORD=… .venv/bin/python -m bot.admin "
+            "create-user EMAIL --role admin)\n"
             f"  Logs : {settings.data_dir / 'logs'}\n"
             "Ctrl-C pour arrêter.",
             flush=True,

@@ -93,6 +93,7 @@ class Settings:
     chat: ChatSettings = field(default_factory=ChatSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    retention_days: int = 90
 
     @property
     def database_url(self) -> str:
@@ -204,6 +205,18 @@ def _voice(raw: dict[str, Any], data_dir: Path) -> VoiceSettings:
         raise SettingsError(f"settings: invalid 'voice' value: {exc}") from exc
 
 
+def _retention(raw: dict[str, Any]) -> int:
+    section = raw.get("privacy") or {}
+    if not isinstance(section, dict):
+        raise SettingsError("settings: section 'privacy' must be a mapping")
+    days = section.get("retention_days", 90)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        raise SettingsError(
+            f"settings: 'privacy.retention_days' must be a positive integer, got {days!r}"
+        )
+    return days
+
+
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings file, apply environment overrides, validate."""
     env = os.environ if env is None else env
@@ -239,6 +252,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     return Settings(
         data_dir=data_dir,
         voice=_voice(raw, data_dir),
+        retention_days=_retention(raw),
         server=_listen(raw, "server"),
         actions=_listen(raw, "actions"),
         rasa=RasaSettings(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.domain.privacy import redact
 from bot.storage.database import metadata
 
 kb_queries = sa.Table(
@@ -64,7 +65,7 @@ class QueryLog:
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 sa.insert(kb_queries).values(
-                    question=question[:2000],
+                    question=redact(question)[:2000],
                     channel=channel,
                     confidence=confidence,
                     top_slug=top_slug,

@@ -13,6 +13,7 @@ from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage, from_rasa
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
 from bot.domain.emergency import detect_emergency, emergency_message
+from bot.domain.privacy import redact
 from bot.settings import ChatSettings, TownSettings
 from bot.storage.handoffs import Handoff
 from bot.storage.transcripts import StoredMessage, TranscriptStore
@@ -133,8 +134,9 @@ class ConversationService:
                 turn.session_id,
                 turn.channel,
                 [
+                    # Stored without e-mails, phone numbers, NIR, IBAN or card numbers.
                     StoredMessage(
-                        "user", turn.text, {"payload": turn.payload} if turn.payload else {}
+                        "user", redact(turn.text), {"payload": turn.payload} if turn.payload else {}
                     )
                 ]
                 + [StoredMessage("bot", m.text, m.to_data()) for m in replies],
