@@ -49,6 +49,9 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
     "health": (
         r"\bne respire plus\b",
         r"\brespire (mal|plus)\b",
+        r"\b(arrive|peut) plus a respirer\b",
+        r"\bblesses?\b.{0,40}\baccident\b",
+        r"\baccident\b.{0,40}\bblesses?\b",
         r"\bmalaise\b",
         r"\binconscient",
         r"\bcrise cardiaque\b",

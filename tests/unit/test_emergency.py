@@ -10,6 +10,8 @@ from bot.domain.emergency import NUMBERS, detect_emergency, emergency_message
         ("il y a le feu dans la cage d'escalier", "fire"),
         ("ça sent le gaz, odeur de gaz dans l'immeuble", "fire"),
         ("mon père ne respire plus", "health"),
+        ("bah mon fils il fait une crise il arrive plus à respirer", "health"),
+        ("accident de voiture devant la mairie, il y a des blessés", "health"),
         ("ma mere a fait un malaise", "health"),
         ("mon mari me frappe", "police"),
         ("au secours on m’agresse", "police"),
