@@ -9,9 +9,10 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.contact import contact_slot
 from actions.dependencies import ActionDependencies
 from bot.conversation.handoff import CONSENT_TEXT
-from bot.domain.reports import MIN_LOCATION_CHARS, clean_free_text, normalise_contact
+from bot.domain.reports import MIN_LOCATION_CHARS, clean_free_text
 
 log = logging.getLogger(__name__)
 
@@ -119,15 +120,7 @@ class ValidateCallbackForm(FormValidationAction):
     def validate_callback_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        contact = normalise_contact(value if isinstance(value, str) else None)
-        if contact is None:
-            dispatcher.utter_message(
-                text=(
-                    "Je n'ai pas reconnu d'adresse e-mail ou de numéro de téléphone français. "
-                    "Exemple : prenom.nom@exemple.fr ou 06 12 34 56 78."
-                )
-            )
-        return {"callback_contact": contact}
+        return contact_slot("callback_contact", value, dispatcher)
 
     def validate_callback_subject(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]

@@ -9,6 +9,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.contact import contact_slot
 from actions.dependencies import ActionDependencies
 from bot.domain.reports import (
     CATEGORIES,
@@ -16,7 +17,6 @@ from bot.domain.reports import (
     MIN_LOCATION_CHARS,
     clean_free_text,
     normalise_category,
-    normalise_contact,
 )
 from bot.storage.reports import NewReport
 
@@ -95,15 +95,7 @@ class ValidateSignalementForm(FormValidationAction):
             # "Non finalement": the citizen withdrew consent; nothing is kept.
             dispatcher.utter_message(text="D'accord, vous ne serez pas recontacté.")
             return {"report_contact": None, "report_contact_consent": False}
-        contact = normalise_contact(value if isinstance(value, str) else None)
-        if contact is None:
-            dispatcher.utter_message(
-                text=(
-                    "Je n'ai pas reconnu d'adresse e-mail ou de numéro de téléphone français. "
-                    "Exemple : prenom.nom@exemple.fr ou 06 12 34 56 78."
-                )
-            )
-        return {"report_contact": contact}
+        return contact_slot("report_contact", value, dispatcher)
 
 
 class ActionSubmitReport(Action):
