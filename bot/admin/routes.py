@@ -920,3 +920,8 @@ def setup_routes(area: web.Application) -> None:
     router.add_post("/lexicon", lexicon_save)
     router.add_post("/api/preview", api_preview)
     router.add_get("/static/{name}", static)
+    # Imported here: bot.admin.stats reads ADMIN_CONTEXT from this module.
+    from bot.admin.stats import stats_csv, stats_page
+
+    router.add_get("/stats", stats_page)
+    router.add_get("/stats.csv", stats_csv)

@@ -89,6 +89,7 @@ NAV = (
     ("test", "/admin/test", "Tester une question"),
     ("unanswered", "/admin/unanswered", "Questions sans réponse"),
     ("lexicon", "/admin/lexicon", "Lexique"),
+    ("stats", "/admin/stats", "Statistiques"),
 )
 
 

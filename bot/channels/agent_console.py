@@ -15,6 +15,8 @@ Frames (JSON):
                    {"type":"error", "message": "<French>"}
 Only staff with the agent or admin role get in (the shared StaffAuth); the
 WebSocket also checks Origin, so another site cannot open it with the cookie.
+The page's script and stylesheet are served from /agent/static/ (those two
+files only), to the same roles.
 """
 
 from __future__ import annotations
@@ -36,8 +38,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PAGE = Path(__file__).resolve().parent.parent / "web" / "agent" / "console.html"
+WEB_DIR = Path(__file__).resolve().parent.parent / "web" / "agent"
+PAGE = WEB_DIR / "console.html"
+# The only files /agent/static/ serves (no directory listing, no other file).
+STATIC_FILES = {"console.js": "text/javascript", "console.css": "text/css"}
 MAX_AGENT_TEXT = 4000
+# Same policy as the /admin pages: own scripts and styles only, no framing.
+# CSP Level 3 lets 'self' cover ws:/wss: to the page's own host.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
 SERVICES = web.AppKey("guichet_agent_services", object)
 
 
@@ -85,7 +97,20 @@ class AgentConsole:
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         response = web.FileResponse(PAGE)
+        response.content_type = "text/html"
         response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in STATIC_FILES:
+            raise web.HTTPNotFound()
+        response = web.FileResponse(WEB_DIR / name)
+        response.content_type = STATIC_FILES[name]
+        response.charset = "utf-8"
+        response.headers["Cache-Control"] = "no-cache"  # revalidated (ETag)
         return response
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
@@ -112,9 +137,26 @@ class AgentConsole:
                         try:
                             frame = json.loads(msg.data)
                         except ValueError:
+                            await ws.send_json(
+                                {"type": "error", "message": "Message illisible : JSON attendu."}
+                            )
                             await ws.close(code=1007, message=b"frame is not JSON")
                             break
-                        await self._handle(ws, agent, frame)
+                        try:
+                            await self._handle(ws, agent, frame)
+                        except Exception:
+                            # One failed action (database, search...) must not drop the
+                            # agent's console.
+                            log.exception("agent console action failed")
+                            if ws.closed:
+                                break
+                            await ws.send_json(
+                                {
+                                    "type": "error",
+                                    "message": "Erreur technique : l’action n’a pas abouti. "
+                                    "Réessayez.",
+                                }
+                            )
                 finally:
                     forwarder.cancel()
                     await asyncio.gather(forwarder, return_exceptions=True)
@@ -244,4 +286,5 @@ def register_agent_console(app: web.Application, services: Services, auth: Staff
     area.router.add_get("", agents_only(console.page))
     area.router.add_get("/", agents_only(console.page))
     area.router.add_get("/ws", agents_only(console.websocket))
+    area.router.add_get("/static/{name}", agents_only(console.static))
     app.add_subapp("/agent", area)

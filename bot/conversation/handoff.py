@@ -17,6 +17,7 @@ import asyncio
 import logging
 import secrets
 import statistics
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +55,16 @@ class HandoffOutcome:
     unavailable_reason: str | None = None
 
 
+# The bot takes over again. Rasa stopped right after the action that paused the
+# conversation, before its usual `action_listen`: without one, the next message
+# is read as following that action, no rule matches, and the fallback action is
+# predicted again and again. So the resume comes with the listen Rasa skipped.
+RESUME_EVENTS: list[dict[str, Any]] = [
+    {"event": "resume"},
+    {"event": "action", "name": "action_listen"},
+]
+
+
 def new_ticket_reference() -> str:
     return "RAP-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
 
@@ -76,6 +87,9 @@ class HandoffService:
         self._settings = settings
         self._presence: dict[str, int] = {}  # agent -> open console connections
         self._departures: dict[str, asyncio.TimerHandle] = {}
+        # What Rasa is told during a handoff is chained per conversation, so its
+        # tracker gets the events in order even when they are sent in the background.
+        self._tracker_tails: dict[str, asyncio.Task[None]] = {}
 
     # --- availability ---
     def agents_online(self) -> int:
@@ -118,6 +132,11 @@ class HandoffService:
                 "at": datetime.now(UTC).isoformat(),
             },
         )
+
+    def log_citizen_message(self, handoff: Handoff, text: str, channel: str) -> None:
+        """Rasa logs what the citizen wrote (paused, it answers nothing), in the
+        background: a slow Rasa must not hold up the conversation between people."""
+        self._in_order(handoff.conversation_id, self._rasa_message(handoff, text, channel))
 
     def citizen_typing(self, handoff: Handoff, on: bool) -> None:
         self._bus.publish(
@@ -220,7 +239,11 @@ class HandoffService:
                 "at": datetime.now(UTC).isoformat(),
             },
         )
-        await self._rasa_events(handoff.conversation_id, [{"event": "bot", "text": text}])
+        # In the background, like the citizen's messages (see log_citizen_message).
+        self._in_order(
+            handoff.conversation_id,
+            self._append_events(handoff.conversation_id, [{"event": "bot", "text": text}]),
+        )
         return True
 
     def agent_typing(self, handoff: Handoff, on: bool) -> None:
@@ -235,7 +258,7 @@ class HandoffService:
             return False
         handoff = await self._store.get(handoff_id)
         assert handoff is not None
-        await self._rasa_events(handoff.conversation_id, [{"event": "resume"}])
+        await self._rasa_events(handoff.conversation_id, RESUME_EVENTS)
         await self._notify_citizen(
             handoff,
             "L'agent vous a redirigé vers l'assistant automatisé. Vous pouvez continuer à "
@@ -250,7 +273,7 @@ class HandoffService:
             return False
         handoff = await self._store.get(handoff_id)
         assert handoff is not None
-        await self._rasa_events(handoff.conversation_id, [{"event": "resume"}])
+        await self._rasa_events(handoff.conversation_id, RESUME_EVENTS)
         await self._notify_citizen(
             handoff,
             "La conversation avec l'agent est terminée. Merci et bonne journée !",
@@ -264,7 +287,7 @@ class HandoffService:
         handoff = await self._store.open_for(conversation_id)
         if handoff is not None and handoff.status == "waiting":
             await self._store.end(handoff.id, "abandoned")
-            await self._rasa_events(conversation_id, [{"event": "resume"}])
+            await self._rasa_events(conversation_id, RESUME_EVENTS)
             await self._broadcast_queue()
 
     async def queue_snapshot(self) -> list[dict[str, Any]]:
@@ -334,7 +357,39 @@ class HandoffService:
                 },
             )
 
+    def _in_order(
+        self, conversation_id: str, work: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None]:
+        """Run `work` after what was sent to Rasa before for this conversation."""
+        previous = self._tracker_tails.get(conversation_id)
+
+        async def after_previous() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            await work
+
+        task = asyncio.ensure_future(after_previous())
+        self._tracker_tails[conversation_id] = task
+
+        def done(finished: asyncio.Task[None]) -> None:
+            if self._tracker_tails.get(conversation_id) is finished:
+                del self._tracker_tails[conversation_id]
+
+        task.add_done_callback(done)
+        return task
+
+    async def _rasa_message(self, handoff: Handoff, text: str, channel: str) -> None:
+        try:
+            await self._rasa.send_message(handoff.conversation_id, text, channel)
+        except RasaUnavailable as exc:
+            log.info("rasa did not log a message during a handoff: %s", exc)
+
     async def _rasa_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        """Append events after those still on their way, and wait for it (resume must
+        be in the tracker before the bot answers the citizen again)."""
+        await self._in_order(conversation_id, self._append_events(conversation_id, events))
+
+    async def _append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
         try:
             await self._rasa.append_events(conversation_id, events)
         except RasaUnavailable as exc:

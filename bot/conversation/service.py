@@ -155,12 +155,9 @@ class ConversationService:
                 )
             ]
         await self._handoff.citizen_message(held, turn.text)
-        try:
-            # Rasa is paused: it logs the message (its tracker stays complete) and
-            # answers nothing.
-            await self._rasa.send_message(turn.session_id, turn.text, turn.channel)
-        except RasaUnavailable as exc:
-            log.info("rasa did not log a message during a handoff: %s", exc)
+        # Rasa is paused: it logs the message (its tracker stays complete) and
+        # answers nothing. Sent in the background, in order with the agent's messages.
+        self._handoff.log_citizen_message(held, turn.text, turn.channel)
         return []
 
     def citizen_typing(self, session_id: str, on: bool) -> None:
