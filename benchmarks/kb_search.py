@@ -47,8 +47,10 @@ async def indexed(kb: KnowledgeBase, words: str, slug: str) -> bool:
     """The edited text is searchable: its new words find the article, and the
     fused ranking (what the bot uses) sees it too."""
     hits, _ = kb.index.lexical_search(words, 1)
-    return bool(hits) and hits[0][0] == slug and any(
-        r.slug == slug for r in await kb.rank(words, k=30)
+    return (
+        bool(hits)
+        and hits[0][0] == slug
+        and any(r.slug == slug for r in await kb.rank(words, k=30))
     )
 
 

@@ -108,6 +108,10 @@ class PhoneCall:
     async def run(self) -> None:
         if self.journal:
             await self.journal.started(self.session.call_id, self.conversation_id)
+        warm_up = getattr(self.recognizer, "warm_up_async", None)
+        if warm_up is not None:
+            # The recogniser is built while the greeting plays, not on the first question.
+            self._stt_feeding = asyncio.ensure_future(warm_up())
         try:
             await self.say(
                 f"Bonjour, vous êtes en relation avec l'assistant automatisé de la mairie de "
@@ -132,11 +136,18 @@ class PhoneCall:
 
     async def _loop(self) -> None:
         events = self.session.events
+        last_check = time.monotonic()
         while not self._ended:
+            # Audio frames arrive every 20 ms even when the caller is silent, so the
+            # silence check runs on the clock, not only when no event arrives.
+            if time.monotonic() - last_check >= 0.5:
+                last_check = time.monotonic()
+                await self._check_silence()
+                if self._ended:
+                    return
             try:
                 event = await asyncio.wait_for(events.get(), timeout=0.5)
             except TimeoutError:
-                await self._check_silence()
                 continue
             if isinstance(event, HangupCause):
                 if event is HangupCause.CALLER and self.state.outcome == "hung_up":

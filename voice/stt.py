@@ -187,10 +187,21 @@ class VoskRecognizer:
             self._reset()
 
     def _reset(self) -> None:
-        self._recognizer = None
+        # Building a KaldiRecognizer costs hundreds of ms (measured ~600 ms with the
+        # Korean model): keep it for the whole call and only reset its state.
+        if self._recognizer is not None:
+            self._recognizer.Reset()
         self._segments = []
         self._last_reported = ""
         self._resampler.reset()
+
+    async def warm_up_async(self) -> None:
+        """Build the Kaldi recogniser now (e.g. during the greeting), off the loop."""
+        await self._run(self._warm_up)
+
+    def _warm_up(self) -> None:
+        with self._lock:
+            self._kaldi()
 
     def _kaldi(self) -> Any:
         if self._recognizer is None:
