@@ -29,7 +29,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.launcher import ROOT, Stack, ensure_model
+from bot.launcher import ROOT, Stack, ensure_model, seed_knowledge_base
 from bot.settings import load_settings
 
 # A realistic mix: small talk, fixed answers, actions, knowledge questions.
@@ -149,6 +149,7 @@ def main() -> int:
                 "GUICHET__RASA__URL": "http://127.0.0.1:15005",
             }
         )
+        seed_knowledge_base(scratch)  # the demo articles, as `make run` does
         stack = Stack(settings, model, ROOT)
         stack.start(timeout_s=240)
         url = stack.app_url
