@@ -24,6 +24,16 @@ def _source(p: Passage) -> dict[str, Any]:
     return {"title": p.title, "url": p.url, **({"updated": p.updated} if p.updated else {})}
 
 
+def _question_before(tracker: Tracker) -> str:
+    """The citizen's words before the latest message (the question the list answered)."""
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    for event in reversed(users[:-1]):
+        text = str(event.get("text") or "").strip()
+        if text and not text.startswith("/"):
+            return text
+    return ""
+
+
 class ActionAnswerFromKnowledgeBase(Action):
     def __init__(self, deps: ActionDependencies) -> None:
         self._knowledge = deps.knowledge
@@ -43,7 +53,9 @@ class ActionAnswerFromKnowledgeBase(Action):
             try:
                 if picked:
                     # The citizen chose an article among suggestions.
-                    chosen = await self._knowledge.passage_of(str(picked), voice=voice)
+                    chosen = await self._knowledge.passage_of(
+                        str(picked), voice=voice, question=_question_before(tracker)
+                    )
                     if chosen is not None:
                         answer = KnowledgeAnswer(Confidence.ANSWER, [chosen])
                 else:

@@ -318,8 +318,8 @@ def endpoint_delay_ms(speech: Speech) -> dict[str, Any]:
     }
 
 
-def measure_stt(speech: list[Speech], repeats: int) -> dict[str, Any]:
-    """Real-time factor of `voice.stt.VoskRecognizer`, timed in this process on the callers' audio.
+def measure_stt(speech: list[Speech], repeats: int, engine: str = "vosk") -> dict[str, Any]:
+    """Real-time factor of the call's recogniser, timed in this process on the callers' audio.
 
     Used as voice/call.py uses it: one recogniser per call (voice/channel.py), `start()`,
     `accept()` in 100 ms batches, `finish()`. The audio is the sentence plus the 500 ms of
@@ -328,9 +328,11 @@ def measure_stt(speech: list[Speech], repeats: int) -> dict[str, Any]:
     up with `warm_up_async` first when the class has it, as the call does during the
     greeting) and "later utterances" (the same recogniser again).
     """
-    from voice.stt import VoskRecognizer, load_model
+    from voice import stt, whisper
 
-    model_dir = vosk_model_dir()
+    recognizer_class: Any = stt.VoskRecognizer if engine == "vosk" else whisper.WhisperRecognizer
+    load_model = stt.load_model if engine == "vosk" else whisper.load_model
+    model_dir = vosk_model_dir() if engine == "vosk" else whisper_model_dir()
     before = self_rss_mb()
     t0 = time.perf_counter()
     load_model(model_dir)
@@ -338,7 +340,7 @@ def measure_stt(speech: list[Speech], repeats: int) -> dict[str, Any]:
     model_mb = self_rss_mb() - before
     batch = int(STT_BATCH_S * SAMPLE_RATE) * 2
 
-    def utterance(rec: VoskRecognizer, pcm: bytes) -> dict[str, float]:
+    def utterance(rec: Any, pcm: bytes) -> dict[str, float]:
         rec.start()
         cpu0, wall0, worst = time.thread_time(), time.perf_counter(), 0.0
         for i in range(0, len(pcm), batch):
@@ -356,9 +358,9 @@ def measure_stt(speech: list[Speech], repeats: int) -> dict[str, Any]:
             "finish_ms": (end - f0) * 1000,
         }
 
-    def new_recognizer() -> tuple[VoskRecognizer, float]:
+    def new_recognizer() -> tuple[Any, float]:
         t = time.perf_counter()
-        rec = VoskRecognizer(model_dir)
+        rec = recognizer_class(model_dir)
         warm_up = getattr(rec, "warm_up_async", None)
         if warm_up is not None:
             asyncio.run(warm_up())
@@ -402,7 +404,9 @@ def measure_stt(speech: list[Speech], repeats: int) -> dict[str, Any]:
         }
 
     return {
-        "how": "in-process VoskRecognizer (this process, before the stack starts), 100 ms batches",
+        "how": f"in-process {recognizer_class.__name__} (this process, before the stack "
+        "starts), 100 ms batches",
+        "engine": engine,
         "model": str(model_dir),
         "model_load_s": round(load_s, 2),
         "model_rss_mb": round(model_mb, 1),
@@ -452,7 +456,12 @@ def port_free(port: int, kind: int) -> bool:
     return True
 
 
-def start_stack(keep: bool) -> tuple[Stack, Path]:
+def whisper_model_dir() -> Path:
+    """The packaged Whisper base model, assembled once in a cache beside the repo's data."""
+    return load_settings().data_dir / "models" / "whisper-base"
+
+
+def start_stack(keep: bool, engine: str = "vosk") -> tuple[Stack, Path]:
     busy = [p for p in (APP_PORT, ACTIONS_PORT, RASA_PORT) if not port_free(p, socket.SOCK_STREAM)]
     busy += [p for p in (SIP_PORT,) if not port_free(p, socket.SOCK_DGRAM)]
     if busy:
@@ -474,6 +483,8 @@ def start_stack(keep: bool) -> tuple[Stack, Path]:
         "GUICHET__HANDOFF__AGENT_HOURS": ALWAYS_OPEN,
         "GUICHET__VOICE__ENABLED": "true",
         "GUICHET__VOICE__VOSK_MODEL": str(vosk_model_dir()),
+        "GUICHET__VOICE__STT_ENGINE": engine,
+        "GUICHET__VOICE__WHISPER_MODEL": str(whisper_model_dir()),
         "GUICHET__VOICE__SIP_PORT": str(SIP_PORT),
         "GUICHET__VOICE__RTP_PORT_MIN": str(RTP_PORTS[0]),
         "GUICHET__VOICE__RTP_PORT_MAX": str(RTP_PORTS[1]),
@@ -1186,11 +1197,11 @@ def on_signal(signum: int, _frame: Any) -> None:
 
 
 @contextlib.contextmanager
-def running_stack(keep: bool) -> Iterator[tuple[Stack, Path]]:
+def running_stack(keep: bool, engine: str = "vosk") -> Iterator[tuple[Stack, Path]]:
     stack: Stack | None = None
     scratch: Path | None = None
     try:
-        stack, scratch = start_stack(keep)
+        stack, scratch = start_stack(keep, engine)
         yield stack, scratch
     finally:
         if stack is not None:
@@ -1333,6 +1344,12 @@ def main() -> int:
     parser.add_argument("--stt-repeats", type=int, help="in-process recogniser runs per sentence")
     parser.add_argument("--keep-data", action="store_true", help="keep the scratch data dir")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--engine",
+        choices=("vosk", "whisper"),
+        default="vosk",
+        help="speech recogniser of the calls (vosk: Korean model; whisper: packaged base)",
+    )
     parser.add_argument("--save", type=Path, help="also write the JSON figures to this file")
     parser.add_argument("--budget-min", type=float, default=30, help="give up after this")
     parser.add_argument(
@@ -1373,6 +1390,7 @@ def main() -> int:
             "cores": os.cpu_count(),
             "loadavg": Path("/proc/loadavg").read_text().split()[:3],
             "settings": "quick" if quick else "full",
+            "engine": args.engine,
         },
         "notes": [],
     }
@@ -1392,9 +1410,9 @@ def main() -> int:
         }
         log("in-process: recogniser real-time factor and VAD end-pointing")
         fig["endpointing"] = {s.utterance.name: endpoint_delay_ms(s) for s in speech}
-        fig["stt"] = measure_stt(speech, args.stt_repeats)
+        fig["stt"] = measure_stt(speech, args.stt_repeats, args.engine)
         log("starting Rasa and the app with the phone channel (30-60 s)")
-        with running_stack(args.keep_data) as (stack, scratch):
+        with running_stack(args.keep_data, args.engine) as (stack, scratch):
             fig["stack"] = {
                 "startup_s": {k: round(v, 1) for k, v in stack.startup_s.items()},
                 "data_dir": str(scratch) if args.keep_data else "(removed)",

@@ -62,13 +62,16 @@ def best_chunk(chunks: tuple[Chunk, ...], question: str, dense_chunk: int | None
         return None
     wanted = set(stem_all(w for w in words(question) if w not in STOP_WORDS and len(w) > 2))
 
-    def overlap(chunk: Chunk) -> int:
-        return len(wanted & set(stem_all(words(f"{chunk.heading} {chunk.text}"))))
+    def overlap(chunk: Chunk) -> tuple[int, int]:
+        in_section = len(wanted & set(stem_all(words(f"{chunk.heading} {chunk.text}"))))
+        # Headings like "Pièces à fournir" or "Mot de passe oublié" decide when the
+        # question names them and several sections mention the same words.
+        in_heading = len(wanted & set(stem_all(words(chunk.heading))))
+        return in_section, in_heading
 
     scores = [overlap(c) for c in chunks]
     top = max(scores)
-    # Headings like "Pièces à fournir" decide when the question names them.
-    if top >= 2 and scores.count(top) == 1:
+    if top[0] >= 2 and scores.count(top) == 1:
         return chunks[scores.index(top)]
     if dense_chunk is not None and 0 <= dense_chunk < len(chunks):
         return chunks[dense_chunk]

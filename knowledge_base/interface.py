@@ -36,6 +36,9 @@ class KnowledgeSearch(Protocol):
         """Best passages for a citizen's question, with how sure the match is."""
         ...
 
-    async def passage_of(self, slug: str, *, voice: bool = False) -> Passage | None:
-        """The answer of one article, when the citizen picked it among suggestions."""
+    async def passage_of(
+        self, slug: str, *, voice: bool = False, question: str = ""
+    ) -> Passage | None:
+        """The answer of one article, when the citizen picked it among suggestions (the
+        part matching `question`, the words that led to the suggestions, if given)."""
         ...

@@ -1,6 +1,9 @@
 """Word error rate and real-time factor of a speech recogniser on recorded prompts.
 
-    python -m voice.eval_stt DIR [--engine vosk] [--model PATH] [--limit N] [--json]
+    python -m voice.eval_stt DIR [--engine vosk|whisper] [--model PATH] [--limit N] [--json]
+
+Without --model: Vosk uses $GUICHET_VOSK_MODEL or <data>/models/vosk-fr; Whisper uses
+<data>/models/whisper-base, assembled from the packaged base model when missing.
 
 Pairs of audio and reference text are found, in this order:
 
@@ -14,7 +17,8 @@ Pairs of audio and reference text are found, in this order:
 3. every `*.wav` under DIR with a sibling `*.txt`.
 
 Audio is brought to 8 kHz first (the telephone path), then transcribed.
-References and hypotheses are normalised alike: lower case, accents kept,
+References and hypotheses are normalised alike: lower case, accents folded (the
+Debian transcripts often drop them: "Felicitation", "etes"),
 punctuation, apostrophes and hyphens turned into spaces, numbers written in words.
 """
 
@@ -27,16 +31,23 @@ import json
 import re
 import sys
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from voice.audio import duration_s, read_wav, resample
 from voice.session import SAMPLE_RATE
-from voice.stt import SpeechModelMissing, SpeechRecognizer, VoskRecognizer, default_model_path
+from voice.stt import (
+    SpeechModelMissing,
+    SpeechRecognizer,
+    VoskRecognizer,
+    default_model_path,
+    default_whisper_path,
+)
 from voice.texts import digits_to_words, number_to_words
 
-ENGINES = ("vosk",)
+ENGINES = ("vosk", "whisper")
 ASTERISK_DOCS = Path("/usr/share/doc")
 # Prompts that are only a sound ("[ascending tones]", "(ahooga)").
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
@@ -73,13 +84,18 @@ def _number(match: re.Match[str]) -> str:
 
 
 def normalize(text: str) -> list[str]:
-    """Words for scoring: lower case, accents kept, no punctuation, numbers in words."""
+    """Words for scoring: lower case, accents folded, no punctuation, numbers in words."""
     text = _ANNOTATION.sub(" ", text.lower())
     text = re.sub(r"(?<=\d)[\s\u00a0\u202f](?=\d{3}\b)", "", text)  # 1 234 -> 1234
     text = re.sub(r"\d+", lambda m: f" {_number(m)} ", text)
     text = re.sub(r"[^\w]+|_", " ", text)  # \w keeps accented letters
     # "quatre-vingt(s)", "deux cent(s)": agreement is spelling, not recognition.
-    return [_SPELLING.get(word, word) for word in text.split()]
+    return [_fold(_SPELLING.get(word, word)) for word in text.split()]
+
+
+def _fold(word: str) -> str:
+    """"répéter" and "repeter" score alike: an accent is spelling, not recognition."""
+    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
 
 
 def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
@@ -196,6 +212,10 @@ def find_pairs(root: Path, transcripts: Path | None = None) -> list[Pair]:
 def make_engine(engine: str, model: Path) -> SpeechRecognizer:
     if engine == "vosk":
         return VoskRecognizer(model)
+    if engine == "whisper":
+        from voice.whisper import WhisperRecognizer
+
+        return WhisperRecognizer(model)
     raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
 
 
@@ -284,7 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not pairs:
         print(f"error: no WAV/transcript pairs found in {root}", file=sys.stderr)
         return 2
-    model: Path = args.model or default_model_path()
+    model: Path = args.model or (
+        default_model_path() if args.engine == "vosk" else default_whisper_path()
+    )
     started = time.perf_counter()
     try:
         recognizer = make_engine(args.engine, model)

@@ -53,6 +53,11 @@ def default_model_path() -> Path:
     return Path(os.environ.get("GUICHET_DATA_DIR", "data")) / "models" / "vosk-fr"
 
 
+def default_whisper_path() -> Path:
+    """<data dir>/models/whisper-base (the packaged model is assembled there)."""
+    return Path(os.environ.get("GUICHET_DATA_DIR", "data")) / "models" / "whisper-base"
+
+
 @runtime_checkable
 class SpeechRecognizer(Protocol):
     """Streaming recogniser for one call; input is 8 kHz s16le mono PCM.

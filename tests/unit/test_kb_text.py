@@ -50,3 +50,14 @@ def test_passages_are_short_and_spoken_ones_have_no_urls() -> None:
     assert "http" not in spoken and spoken.count(".") <= 2
     assert best_chunk((lead, docs), "quelles pièces fournir pour la photo", None) == docs
     assert best_chunk((lead, docs), "bonjour", None) == lead
+
+
+def test_a_section_named_by_the_question_wins_over_sections_that_mention_it() -> None:
+    lead = Chunk("s", 0, "", "L'espace personnel en ligne de la ville.")
+    create = Chunk("s", 1, "Créer son compte", "Choisissez un mot de passe et validez.")
+    forgot = Chunk("s", 2, "Mot de passe oublié", "Cliquez sur le lien pour en choisir un.")
+    safety = Chunk("s", 3, "Sécurité", "Ne communiquez jamais votre mot de passe.")
+    chunks = (lead, create, forgot, safety)
+    assert best_chunk(chunks, "Composer votre mot de passe.", None) == forgot
+    # Without a word of a heading, a tie between sections still falls back to the lead.
+    assert best_chunk((lead, create, safety), "votre mot de passe", None) == lead
