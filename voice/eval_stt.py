@@ -94,7 +94,7 @@ def normalize(text: str) -> list[str]:
 
 
 def _fold(word: str) -> str:
-    """"répéter" and "repeter" score alike: an accent is spelling, not recognition."""
+    """Accents folded: "répéter" and "repeter" score alike (spelling, not recognition)."""
     return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
 
 
