@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export GUICHET_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup train run test test-fast lint nlu-eval bench-chat voice-model lock clean
+.PHONY: setup train run run-scaled test test-fast lint nlu-eval bench-chat voice-model lock clean
 
 setup:
 	@bash scripts/setup.sh
@@ -13,6 +13,11 @@ train: setup
 
 run: train
 	@$(PY) -m bot.launcher run
+
+# Two app instances and two Rasa servers behind nginx, with PostgreSQL, Redis and a
+# Chroma server, all on 127.0.0.1 (docs/operations.md); state in $(GUICHET_DATA_DIR)/scaled.
+run-scaled: train
+	@$(PY) -m bot.scaled run
 
 # The whole suite: unit, integration (real Rasa + app) and browser tests.
 # pytest exits 5 when it collected no test: that is a failure here.

@@ -13,9 +13,11 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import chromadb
 import numpy as np
+from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
@@ -74,11 +76,24 @@ def lexical_tokens(article: Article, lexicon: Lexicon) -> list[str]:
 
 
 class SearchIndex:
-    def __init__(self, chroma_dir: Path, embeddings: E5Embeddings, lexicon: Lexicon) -> None:
-        chroma_dir.mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(
-            path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
-        )
+    def __init__(
+        self, chroma_dir: Path, embeddings: E5Embeddings, lexicon: Lexicon, chroma_url: str = ""
+    ) -> None:
+        client: ClientAPI
+        if chroma_url:
+            # Client/server (`chroma run`): one collection shared by every app instance.
+            parts = urlsplit(chroma_url)
+            client = chromadb.HttpClient(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or (443 if parts.scheme == "https" else 8000),
+                ssl=parts.scheme == "https",
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+        else:
+            chroma_dir.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(
+                path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
+            )
         self.embeddings = embeddings
         self.vectors = Chroma(
             collection_name=COLLECTION,
@@ -145,6 +160,24 @@ class SearchIndex:
             if not article.published:
                 self.remove(article.slug)
         published = [a for a in articles if a.published]
+        if not published:
+            return
+        # A shared Chroma server may already hold this version, written by another
+        # app instance: register it without embedding it again.
+        stored = self.vectors._collection.get(
+            ids=[a.slug for a in published], include=["metadatas"]
+        )
+        current = {
+            str(meta["slug"]): meta.get("version")
+            for meta in stored["metadatas"] or []
+            if meta is not None
+        }
+        fresh = [a for a in published if current.get(a.slug) == a.version]
+        if fresh:
+            with self._lock:
+                for article in fresh:
+                    self._register(article, split_sections(article))
+        published = [a for a in published if current.get(a.slug) != a.version]
         if not published:
             return
         chunks = [split_sections(a) for a in published]

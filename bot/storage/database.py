@@ -1,6 +1,7 @@
-"""Database engine and schema of the app (SQLite by default).
+"""Database engine and schema of the app: SQLite by default, PostgreSQL when scaled out.
 
-SQLAlchemy Core keeps the same code for PostgreSQL later; only the URL changes.
+SQLAlchemy Core keeps one code path for both; only the URL changes
+(`database.url`). The schema is managed by alembic (bot/storage/migrate.py).
 """
 
 from __future__ import annotations
@@ -66,12 +67,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, pool_pre_ping=True)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        # Several app instances share the server: keep each one's share small, and
+        # give up quickly when the server is away (readiness says so, the app retries).
+        kwargs.update(pool_size=10, max_overflow=10, pool_timeout=5)
+        if "+asyncpg" in url:
+            kwargs["connect_args"] = {"timeout": 5, "command_timeout": 30}
+    engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    """Migrate the database to the latest revision (alembic), whatever its engine."""
+    from bot.storage.migrate import upgrade
+
+    await upgrade(engine)

@@ -1,7 +1,8 @@
 """RGPD: purge after the retention period; export or erase one conversation.
 
-Covers the app database and Rasa's SQL tracker store (SQLite file in the data
-directory), which keeps the raw dialogue.
+Covers the app database and Rasa's SQL tracker store, which keeps the raw
+dialogue: the SQLite file in the data directory, or the database of
+`rasa.tracker_url` (PostgreSQL when scaled out).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from bot.storage.calls import calls
 from bot.storage.database import conversations, messages, reports
@@ -31,7 +33,63 @@ def _rasa_tracker(path: Path, sql: str, params: tuple[Any, ...]) -> int:
             return 0
 
 
-async def purge(engine: AsyncEngine, data_dir: Path, retention_days: int) -> dict[str, int]:
+def _tracker_file(data_dir: Path, tracker_url: str | None) -> Path | None:
+    """The SQLite file of Rasa's tracker store, or None when it is on a server."""
+    if not tracker_url:
+        return data_dir / "rasa_tracker.db"
+    url = sa.engine.make_url(tracker_url)
+    if url.get_backend_name() == "sqlite":
+        return Path(url.database or "")
+    return None
+
+
+def async_tracker_url(tracker_url: str) -> str:
+    """Rasa's URL (sync driver psycopg2) as the app's async driver reaches it."""
+    url = sa.engine.make_url(tracker_url)
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+async def _tracker_sql(
+    data_dir: Path, tracker_url: str | None, sql: str, params: dict[str, Any]
+) -> list[Any] | int:
+    """Run one statement on Rasa's tracker store: rows for a SELECT, else a row count."""
+    path = _tracker_file(data_dir, tracker_url)
+    if path is not None:
+        # sqlite3 wants positional parameters, in the order of the statement.
+        ordered = tuple(params[k] for k in sorted(params, key=lambda k: sql.index(":" + k)))
+        positional = sql
+        for key in params:
+            positional = positional.replace(":" + key, "?")
+        if sql.lstrip().upper().startswith("SELECT"):
+            return await asyncio.to_thread(_tracker_rows, path, positional, ordered)
+        return await asyncio.to_thread(_rasa_tracker, path, positional, ordered)
+    assert tracker_url is not None
+    engine = create_async_engine(async_tracker_url(tracker_url), poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            if not await conn.run_sync(lambda c: sa.inspect(c).has_table("events")):
+                return [] if sql.lstrip().upper().startswith("SELECT") else 0
+            result = await conn.execute(sa.text(sql), params)
+            if result.returns_rows:
+                return list(result.all())
+            return int(result.rowcount)
+    finally:
+        await engine.dispose()
+
+
+def _tracker_rows(path: Path, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    if not path.exists():
+        return []
+    with sqlite3.connect(path, timeout=10) as db:
+        try:
+            return db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:
+            return []
+
+
+async def purge(
+    engine: AsyncEngine, data_dir: Path, retention_days: int, tracker_url: str | None = None
+) -> dict[str, int]:
     """Delete what is older than the retention period; returns counts per table."""
     cutoff = datetime.now(UTC) - timedelta(days=retention_days)
     counts: dict[str, int] = {}
@@ -76,12 +134,13 @@ async def purge(engine: AsyncEngine, data_dir: Path, retention_days: int) -> dic
                 .values(contact=None)
             )
         ).rowcount
-    counts["rasa_events"] = await asyncio.to_thread(
-        _rasa_tracker,
-        data_dir / "rasa_tracker.db",
-        "DELETE FROM events WHERE timestamp < ?",
-        (cutoff.timestamp(),),
+    deleted = await _tracker_sql(
+        data_dir,
+        tracker_url,
+        "DELETE FROM events WHERE timestamp < :cutoff",
+        {"cutoff": cutoff.timestamp()},
     )
+    counts["rasa_events"] = deleted if isinstance(deleted, int) else 0
     return counts
 
 
@@ -95,7 +154,7 @@ def _rows(result: Any) -> list[dict[str, Any]]:
 
 
 async def export_conversation(
-    engine: AsyncEngine, data_dir: Path, conversation_id: str
+    engine: AsyncEngine, data_dir: Path, conversation_id: str, tracker_url: str | None = None
 ) -> dict[str, Any]:
     """Everything stored about one conversation (right of access)."""
     async with engine.connect() as conn:
@@ -111,27 +170,21 @@ async def export_conversation(
             data[name] = _rows(
                 await conn.execute(sa.select(table).where(column == conversation_id))
             )
-    data["rasa_events"] = await asyncio.to_thread(_tracker_events, data_dir, conversation_id)
+    rows = await _tracker_sql(
+        data_dir,
+        tracker_url,
+        "SELECT type_name, timestamp, data FROM events WHERE sender_id = :sender ORDER BY id",
+        {"sender": conversation_id},
+    )
+    data["rasa_events"] = [
+        {"type": t, "timestamp": ts, "data": d}
+        for t, ts, d in (rows if isinstance(rows, list) else [])
+    ]
     return data
 
 
-def _tracker_events(data_dir: Path, conversation_id: str) -> list[dict[str, Any]]:
-    path = data_dir / "rasa_tracker.db"
-    if not path.exists():
-        return []
-    with sqlite3.connect(path, timeout=10) as db:
-        try:
-            rows = db.execute(
-                "SELECT type_name, timestamp, data FROM events WHERE sender_id = ? ORDER BY id",
-                (conversation_id,),
-            ).fetchall()
-        except sqlite3.OperationalError:
-            return []
-    return [{"type": t, "timestamp": ts, "data": d} for t, ts, d in rows]
-
-
 async def delete_conversation(
-    engine: AsyncEngine, data_dir: Path, conversation_id: str
+    engine: AsyncEngine, data_dir: Path, conversation_id: str, tracker_url: str | None = None
 ) -> dict[str, int]:
     """Erase one conversation everywhere (right to erasure)."""
     counts: dict[str, int] = {}
@@ -147,10 +200,11 @@ async def delete_conversation(
             counts[name] = (
                 await conn.execute(sa.delete(table).where(column == conversation_id))
             ).rowcount
-    counts["rasa_events"] = await asyncio.to_thread(
-        _rasa_tracker,
-        data_dir / "rasa_tracker.db",
-        "DELETE FROM events WHERE sender_id = ?",
-        (conversation_id,),
+    deleted = await _tracker_sql(
+        data_dir,
+        tracker_url,
+        "DELETE FROM events WHERE sender_id = :sender",
+        {"sender": conversation_id},
     )
+    counts["rasa_events"] = deleted if isinstance(deleted, int) else 0
     return counts

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.storage.database import conversations, messages
@@ -18,6 +19,14 @@ class StoredMessage:
     text: str
     data: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
+
+
+def _insert_ignore(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert(conversations).on_conflict_do_nothing(index_elements=["id"])
+    if dialect == "sqlite":
+        return sqlite.insert(conversations).on_conflict_do_nothing(index_elements=["id"])
+    return sa.insert(conversations)
 
 
 class TranscriptStore:
@@ -36,11 +45,12 @@ class TranscriptStore:
                 .values(updated_at=now)
             )
             if updated.rowcount == 0:
-                await conn.execute(
-                    sa.insert(conversations).values(
-                        id=conversation_id, channel=channel, created_at=now, updated_at=now
-                    )
+                # Another app instance may create the same conversation at the same
+                # moment (an agent's reply and the citizen's turn): insert-or-nothing.
+                insert = _insert_ignore(conn.dialect.name).values(
+                    id=conversation_id, channel=channel, created_at=now, updated_at=now
                 )
+                await conn.execute(insert)
             await conn.execute(
                 sa.insert(messages),
                 [

@@ -1,0 +1,87 @@
+"""The scaled-out stack, once per session: real PostgreSQL, Redis, Chroma server,
+two Rasa servers, two app instances and nginx, all on 127.0.0.1 (bot/scaled.py).
+
+Skipped only when one of those programs is not installed (the reason names it);
+`scripts/setup.sh` installs them, so CI runs these tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.admin.users import Role, UserStore
+from bot.scaled import Ports, ScaledStack, missing_binaries, scratch_dirs
+from bot.storage.database import create_engine
+from tests.conftest import ALWAYS_OPEN
+
+# Start-up takes 2–4 minutes on 2 cores (two Rasa servers load their model at once).
+START_TIMEOUT_S = 540
+
+
+def require_scaled_binaries() -> None:
+    missing = missing_binaries()
+    if missing:
+        pytest.skip(
+            "scaled stack not installed here: missing "
+            + ", ".join(missing)
+            + " (bash scripts/setup.sh installs them)"
+        )
+
+
+@pytest.fixture(scope="session")
+def scaled(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledStack]:
+    require_scaled_binaries()
+    data_dir = tmp_path_factory.mktemp("scaled")
+    stack = ScaledStack(
+        data_dir,
+        trained_model,
+        Ports.free(),
+        extra_env={
+            # Agents "work" around the clock in tests, so results do not depend on the hour.
+            "GUICHET__HANDOFF__AGENT_HOURS": ALWAYS_OPEN,
+        },
+    )
+    try:
+        stack.start(timeout_s=START_TIMEOUT_S)
+        yield stack
+    finally:
+        stack.stop()
+        for leftover in scratch_dirs(data_dir):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+@dataclass
+class Staff:
+    email: str
+    token: str
+    csrf: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Cookie": f"guichet_admin={self.token}"}
+
+
+async def staff_member(stack: ScaledStack, role: Role) -> Staff:
+    """An account and a signed-in session, written to the shared PostgreSQL."""
+    engine = create_engine(stack.database_url)
+    try:
+        users = UserStore(engine)
+        email = f"{role.value}-{uuid.uuid4().hex[:8]}@mairie.example"
+        user = await users.create(email, "correct horse battery staple", role)
+        token, session = await users.open_session(user)
+    finally:
+        await engine.dispose()
+    return Staff(email, token, session.csrf_token)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        yield session
