@@ -7,6 +7,7 @@ import logging
 import sys
 
 from bot.app import serve
+from bot.observability.logs import configure_logging
 from bot.settings import SettingsError, load_settings
 
 
@@ -19,6 +20,8 @@ def main() -> int:
     except SettingsError as exc:
         print(f"guichet: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    # logging.format (text | json) and logging.level; personal data is masked in both.
+    configure_logging(settings.logging.format, settings.logging.level)
     try:
         asyncio.run(serve(settings))
     except OSError as exc:

@@ -75,6 +75,14 @@ class QueryLog:
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     async def feedback(self, query_id: int | None, slug: str, useful: bool) -> None:
+        try:
+            await self._feedback(query_id, slug, useful)
+        except sa.exc.IntegrityError:
+            # No such logged question (purged by the retention job, or a forged id):
+            # the vote still counts for the article, without the link.
+            await self._feedback(None, slug, useful)
+
+    async def _feedback(self, query_id: int | None, slug: str, useful: bool) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
                 sa.insert(kb_feedback).values(

@@ -31,6 +31,7 @@ def register_admin(app: web.Application, services: Services) -> StaffAuth:
         login_path="/admin/login",
         home_path="/admin/articles",
         api_prefixes=("/admin/api/",),
+        trusted_proxies=services.settings.security.trusted_proxies,
     )
     area = web.Application(middlewares=[area_middleware, auth.middleware])
     area[ADMIN_CONTEXT] = AdminContext(services, users, auth)

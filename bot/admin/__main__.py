@@ -32,7 +32,7 @@ class CliError(Exception):
     pass
 
 
-def read_password() -> str:
+def read_password(email: str = "") -> str:
     password = os.environ.get(PASSWORD_ENV)
     if password is None:
         try:
@@ -45,7 +45,7 @@ def read_password() -> str:
         if password != again:
             raise CliError("the two passwords differ")
     try:
-        check_password_policy(password)
+        check_password_policy(password, email)
     except UserError as exc:
         raise CliError(str(exc)) from exc
     return password
@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> str:
 
     password = ""
     if command in ("create-user", "set-password"):
-        password = read_password()
+        password = read_password(args.email)
     actions = {
         "create-user": create,
         "set-password": set_password,

@@ -35,6 +35,7 @@ from aiohttp.typedefs import Handler
 
 from bot.admin import templates
 from bot.admin.users import Role, StaffSession, UserStore
+from bot.security.limits import client_address, networks
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,7 @@ class StaffAuth:
         api_prefixes: Iterable[str] = ("/admin/api/",),
         render_error: ErrorRenderer = default_error_page,
         throttle: LoginThrottle | None = None,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         self.users = users
         self.login_path = login_path
@@ -211,6 +213,8 @@ class StaffAuth:
         self.api_prefixes = tuple(api_prefixes)
         self.render_error = render_error
         self.throttle = throttle or LoginThrottle()
+        # Behind a proxy, failures are counted per citizen address, not per proxy.
+        self.trusted_proxies = networks(trusted_proxies)
 
     # --- middleware ---
     def is_api(self, request: web.Request) -> bool:
@@ -344,7 +348,7 @@ class StaffAuth:
         email = _form_str(form, "email").strip()[:254]
         password = _form_str(form, "password")
         next_url = safe_next(_form_str(form, "next"), self.home_path)
-        client = request.remote or "?"
+        client = client_address(request, self.trusted_proxies).ip
         key = email.lower()
         if self.throttle.blocked(key, client):
             log.warning("sign-in throttled for a client after repeated failures")

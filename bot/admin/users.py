@@ -116,7 +116,60 @@ def normalise_email(email: str) -> str:
     return cleaned
 
 
-def check_password_policy(password: str) -> None:
+# Passwords of 12 characters or more that appear first in leaked-password lists,
+# and French variants. A short list on purpose: the length rule does most of the
+# work; this stops the guesses an attacker tries first.
+COMMON_PASSWORDS = frozenset(
+    {
+        "123456789012",
+        "1234567890123",
+        "12345678901234",
+        "123456789abc",
+        "azertyuiop12",
+        "azertyuiop123",
+        "azertyuiopqsdf",
+        "qwertyuiop12",
+        "qwertyuiop123",
+        "qwertyuiopasdf",
+        "motdepasse12",
+        "motdepasse123",
+        "motdepasse1234",
+        "motdepassemairie",
+        "password1234",
+        "password12345",
+        "password123456",
+        "passwordpassword",
+        "iloveyou1234",
+        "administrateur",
+        "administrator",
+        "admin1234567",
+        "adminadmin123",
+        "bonjour123456",
+        "soleil123456",
+        "mairie123456",
+        "mairiemairie",
+        "changeme1234",
+        "welcome12345",
+        "000000000000",
+        "111111111111",
+        "aaaaaaaaaaaa",
+        "abcdefghijkl",
+        "abcdefghijklmnop",
+        "abcd1234abcd",
+        "1q2w3e4r5t6y",
+        "1qaz2wsx3edc",
+        "qazwsxedcrfv",
+    }
+)
+
+
+def _folded(text: str) -> str:
+    """Lower case, letters and digits only: "Mot-de-passe 123!" -> "motdepasse123"."""
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def check_password_policy(password: str, email: str = "") -> None:
+    """At least 12 characters, not a common password, not the e-mail (or its name part)."""
     if len(password) < MIN_PASSWORD_CHARS:
         raise UserError(
             f"the password must be at least {MIN_PASSWORD_CHARS} characters long "
@@ -124,6 +177,12 @@ def check_password_policy(password: str) -> None:
         )
     if len(password) > MAX_PASSWORD_CHARS:
         raise UserError(f"the password must be at most {MAX_PASSWORD_CHARS} characters long")
+    folded = _folded(password)
+    if folded in COMMON_PASSWORDS or len(set(folded)) <= 2:
+        raise UserError("the password is too common or too repetitive; choose another one")
+    local = _folded(email.split("@", 1)[0]) if email else ""
+    if email and (folded == _folded(email) or (len(local) >= 4 and local in folded)):
+        raise UserError("the password must not contain the account's e-mail address")
 
 
 def hash_token(token: str) -> str:
@@ -143,7 +202,7 @@ class UserStore:
     # --- accounts ---
     async def create(self, email: str, password: str, role: Role) -> StaffUser:
         email = normalise_email(email)
-        check_password_policy(password)
+        check_password_policy(password, email)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         stamp = now()
         async with self._engine.begin() as conn:
@@ -181,7 +240,7 @@ class UserStore:
         return [_user(r) for r in rows]
 
     async def set_password(self, email: str, password: str) -> None:
-        check_password_policy(password)
+        check_password_policy(password, email)
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         await self._update(email, password_hash=password_hash, password_changed_at=now())
 

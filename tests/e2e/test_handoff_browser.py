@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import (
@@ -24,7 +22,6 @@ from playwright.async_api import (
     BrowserContext,
     Page,
     WebSocketRoute,
-    async_playwright,
     expect,
 )
 
@@ -32,19 +29,6 @@ from bot.launcher import ROOT, Stack
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Without the background-networking flags chromium keeps trying hosts this
-# machine cannot reach.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 AGENT = "accueil@villebrune.example"
 AGENT_2 = "etat-civil@villebrune.example"
@@ -71,14 +55,6 @@ def agents(stack: Stack) -> list[str]:
         )
         assert done.returncode == 0, done.stderr
     return [AGENT, AGENT_2]
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 async def laptop(browser: Browser) -> BrowserContext:

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from bot.launcher import Stack
 
 pytestmark = pytest.mark.browser
 
 ENCOMBRANTS_URL = "https://www.villebrune.example/dechets/encombrants"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Without the background-networking flags chromium keeps trying hosts this
-# machine cannot reach.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 @pytest.fixture
@@ -110,4 +88,46 @@ async def test_keyboard_only_and_phone_screen(browser: Browser, stack: Stack) ->
     await page.keyboard.press("Escape")
     await expect(page.locator("#guichet-launcher")).to_be_focused()
     await page.screenshot(path=str(stack.settings.data_dir / "widget-phone.png"))
+    await context.close()
+
+
+async def test_widget_works_under_the_csp_and_calls_no_third_party(
+    browser: Browser, stack: Stack
+) -> None:
+    """The demo page and the widget under their Content-Security-Policy: a whole
+    conversation (WebSocket, HTTP history, sources, feedback) with no violation and
+    no request to another origin."""
+    from tests.e2e.conftest import watch
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    seen = await watch(page, stack.app_url)
+    response = await page.goto(stack.app_url + "/")
+    assert response is not None
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    await expect(page.locator("#town-info")).to_contain_text(stack.settings.town.phone)
+    # The "ask the assistant" buttons are shown by demo.js once the widget loaded.
+    await page.locator("[data-question]").first.click()
+    await expect(page.locator("#guichet-panel")).to_be_visible()
+    await expect(page.locator(".guichet-msg-bot").first).to_be_visible(timeout=15000)
+    await ask(page, "quand passe le ramassage des encombrants")
+    answer = page.locator(".guichet-msg-bot").last
+    await expect(answer.locator(".guichet-sources a")).to_have_attribute(
+        "href", ENCOMBRANTS_URL, timeout=15000
+    )
+    await answer.locator(".guichet-feedback-button", has_text="Utile").first.click()
+    await expect(answer.locator(".guichet-feedback")).to_have_text("Merci pour votre retour.")
+    # The widget's stylesheet applied (an inline-style fallback would be blocked).
+    assert (
+        await page.locator("#guichet-launcher").evaluate("e => getComputedStyle(e).position")
+        == "fixed"
+    )
+    # A reload revalidates the cached page (304): the policy still lets it run.
+    await page.reload()
+    await page.locator("#guichet-launcher").click()
+    await expect(page.locator(".guichet-msg-bot").last).to_be_visible(timeout=15000)
+    assert await seen.csp_violations(page) == []
+    assert seen.foreign_requests == []
+    assert seen.page_errors == []
     await context.close()

@@ -1,0 +1,1 @@
+"""Protection of the public HTTP surface: client addresses, rate limits, headers."""
