@@ -19,7 +19,6 @@ import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,10 +26,9 @@ from pathlib import Path
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bot.launcher import ROOT, Stack, ensure_model, seed_knowledge_base
-from bot.settings import load_settings
+from chatbench import percentile, rss_mb, start_own_stack, ws_url
 
 # A realistic mix: small talk, fixed answers, actions, knowledge questions.
 UTTERANCES = [
@@ -59,9 +57,11 @@ class Results:
 async def run_session(
     url: str, messages: int, think: tuple[float, float], results: Results, rng: random.Random
 ) -> None:
-    ws_url = url.replace("http", "ws", 1) + f"/ws?session={uuid.uuid4()}"
     try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(ws_url(url, str(uuid.uuid4()))) as ws,
+        ):
             await ws.receive_json(timeout=REPLY_TIMEOUT_S)  # history
             for i in range(messages):
                 if think[1] > 0:
@@ -86,31 +86,6 @@ async def run_session(
                     results.errors += 1
     except (aiohttp.ClientError, OSError, TypeError, ValueError):
         results.errors += 1
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children, in MB."""
-    total = 0
-    pids = [pid]
-    while pids:
-        p = pids.pop()
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-            total += int(
-                next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1]
-            )
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-            pids += [int(c) for c in children]
-        except (OSError, StopIteration):
-            continue
-    return total / 1024
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def bench(url: str, sessions: int, messages: int, think: tuple[float, float]) -> Results:
@@ -139,19 +114,7 @@ def main() -> int:
     stack = None
     url = args.url
     if url is None:
-        model = ensure_model(load_settings().data_dir)
-        scratch = Path(tempfile.mkdtemp(prefix="guichet-bench-"))
-        settings = load_settings(
-            env={
-                "GUICHET_DATA_DIR": str(scratch),
-                "GUICHET__SERVER__PORT": "18080",
-                "GUICHET__ACTIONS__PORT": "15056",
-                "GUICHET__RASA__URL": "http://127.0.0.1:15005",
-            }
-        )
-        seed_knowledge_base(scratch)  # the demo articles, as `make run` does
-        stack = Stack(settings, model, ROOT)
-        stack.start(timeout_s=240)
+        stack = start_own_stack("guichet-bench-")
         url = stack.app_url
     try:
         asyncio.run(bench(url, 2, 2, (0, 0)))  # warm-up: first-turn costs are not steady state

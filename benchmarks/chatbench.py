@@ -1,0 +1,117 @@
+"""What the chat benchmarks share: a scratch single-node stack, percentiles, memory.
+
+Used by chat_latency.py and load_chat.py (and importable by others), so starting
+the stack the way `make run` does and computing the figures live in one place.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.launcher import ROOT, Stack, ensure_model, seed_knowledge_base
+from bot.settings import load_settings
+
+# Ports of the benchmark's own stack, away from `make run`'s defaults.
+APP_PORT, ACTIONS_PORT, RASA_PORT = 18080, 15056, 15005
+
+
+def start_own_stack(
+    prefix: str = "guichet-bench-",
+    extra_env: dict[str, str] | None = None,
+    ports: tuple[int, int, int] = (APP_PORT, ACTIONS_PORT, RASA_PORT),
+    timeout_s: float = 240,
+) -> Stack:
+    """Rasa + app on a scratch data directory holding the demo articles."""
+    model = ensure_model(load_settings().data_dir)
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    app_port, actions_port, rasa_port = ports
+    settings = load_settings(
+        env={
+            "GUICHET_DATA_DIR": str(scratch),
+            "GUICHET__SERVER__PORT": str(app_port),
+            "GUICHET__ACTIONS__PORT": str(actions_port),
+            "GUICHET__RASA__URL": f"http://127.0.0.1:{rasa_port}",
+        }
+    )
+    seed_knowledge_base(scratch)  # the demo articles, as `make run` does
+    stack = Stack(settings, model, ROOT, extra_env=dict(extra_env or {}))
+    try:
+        stack.start(timeout_s=timeout_s)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def own_stack_or_url(
+    url: str | None,
+    prefix: str = "guichet-bench-",
+    extra_env: dict[str, str] | None = None,
+    free_ports: bool = False,
+) -> Iterator[tuple[str, Stack | None]]:
+    """The URL to benchmark: the one given, or that of a stack started (and stopped) here
+    (on free ports with `free_ports`, so it can run beside another stack)."""
+    if url is not None:
+        yield url.rstrip("/"), None
+        return
+    ports = (
+        (free_port(), free_port(), free_port())
+        if free_ports
+        else (APP_PORT, ACTIONS_PORT, RASA_PORT)
+    )
+    stack = start_own_stack(prefix, extra_env, ports)
+    try:
+        yield stack.app_url, stack
+    finally:
+        stack.stop()
+
+
+def ws_url(base_url: str, session_id: str) -> str:
+    """The web chat WebSocket of a session (http→ws, https→wss)."""
+    return base_url.replace("http", "ws", 1) + f"/ws?session={session_id}"
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB."""
+    total = 0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(
+                next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1]
+            )
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+            pids += [int(c) for c in children]
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
+
+
+def stack_rss(stack: Stack | None) -> dict[str, float]:
+    if stack is None:
+        return {}
+    return {name: round(rss_mb(p.pid), 1) for name, p in stack.processes.items()}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
