@@ -19,12 +19,16 @@ from bot.admin import register_admin
 from bot.channels.agent_console import register_agent_console
 from bot.channels.webchat import WebChatChannel
 from bot.conversation.action_server import create_action_app
-from bot.conversation.events import EventBus
+from bot.conversation.coordination import Presence, shared_state
+from bot.conversation.events import EventBus, create_bus
 from bot.conversation.handoff import HandoffService
 from bot.conversation.rasa_client import RasaClient
 from bot.conversation.service import ConversationService
 from bot.domain.reports import ReportService
 from bot.domain.town import town_info
+from bot.observability.http import metrics_handler, observe
+from bot.security.headers import add_security_headers
+from bot.security.limits import networks
 from bot.settings import Settings
 from bot.storage.calls import CallStore
 from bot.storage.database import create_engine, create_schema
@@ -38,6 +42,7 @@ from voice.channel import PhoneChannel
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
+OPENAPI_FILE = Path(__file__).parent / "web" / "openapi.yaml"
 # Public routes take small JSON bodies only.
 MAX_PUBLIC_REQUEST_BYTES = 64 * 1024
 
@@ -49,7 +54,9 @@ async def purge_periodically(engine: AsyncEngine, settings: Settings) -> None:
     """RGPD retention: delete what is older than privacy.retention_days, every 6 h."""
     while True:
         try:
-            counts = await purge(engine, settings.data_dir, settings.retention_days)
+            counts = await purge(
+                engine, settings.data_dir, settings.retention_days, settings.rasa_tracker_url
+            )
             if any(counts.values()):
                 log.info("retention purge: %s", counts)
         except Exception:
@@ -71,6 +78,7 @@ class Services:
     background: list[asyncio.Task[None]]
     calls: CallStore
     phone: PhoneChannel | None = None
+    presence: Presence | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -80,16 +88,27 @@ class Services:
         rasa = RasaClient(settings.rasa.url, settings.rasa.timeout_s, settings.rasa.token)
         await rasa.start()
         reports = ReportService(ReportStore(engine))
-        knowledge = KnowledgeBase(engine, settings.data_dir)
+        knowledge = KnowledgeBase(engine, settings.data_dir, chroma_url=settings.shared.chroma_url)
         await knowledge.start()
-        bus = EventBus()
+        # Scaled out (redis.url): pushes, agents' presence and turn locks go through
+        # Redis so that every app instance sees them (docs/operations.md).
+        bus = create_bus(settings.shared.redis_url)
+        await bus.start()
+        presence, locks = shared_state(bus)
+        await presence.start()
         transcripts = TranscriptStore(engine)
         handoff = HandoffService(
-            HandoffStore(engine), TicketStore(engine), transcripts, rasa, bus, settings.handoff
+            HandoffStore(engine),
+            TicketStore(engine),
+            transcripts,
+            rasa,
+            bus,
+            settings.handoff,
+            presence,
         )
         await handoff.requeue_orphans()
         conversation = ConversationService(
-            rasa, transcripts, settings.town, settings.chat, knowledge.queries, handoff
+            rasa, transcripts, settings.town, settings.chat, knowledge.queries, handoff, locks
         )
         executor = ActionExecutor()
         deps = ActionDependencies(
@@ -102,6 +121,8 @@ class Services:
             asyncio.create_task(knowledge.follow()),
             asyncio.create_task(purge_periodically(engine, settings)),
         ]
+        if settings.shared.redis_url:
+            background.append(asyncio.create_task(handoff.watch_orphans()))
         services = cls(
             settings,
             engine,
@@ -114,6 +135,7 @@ class Services:
             executor,
             background,
             CallStore(engine),
+            presence=presence,
         )
         services.phone = PhoneChannel(services)
         if not await services.phone.start():
@@ -126,6 +148,9 @@ class Services:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        if self.presence is not None:
+            await self.presence.close()
+        await self.bus.close()
         await self.rasa.close()
         await self.engine.dispose()
 
@@ -152,8 +177,13 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 def create_public_app(services: Services) -> web.Application:
-    app = web.Application(client_max_size=MAX_PUBLIC_REQUEST_BYTES, middlewares=[security_headers])
-    WebChatChannel(services.conversation, services.bus).register(app)
+    app = web.Application(
+        client_max_size=MAX_PUBLIC_REQUEST_BYTES, middlewares=[observe, security_headers]
+    )
+    # Every response, including errors raised before a handler: see bot/security/headers.py.
+    app.on_response_prepare.append(add_security_headers)
+    settings = services.settings
+    WebChatChannel(services.conversation, services.bus, settings.security).register(app)
 
     async def index(_: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC_DIR / "index.html")
@@ -166,13 +196,20 @@ def create_public_app(services: Services) -> web.Application:
 
     async def readyz(_: web.Request) -> web.Response:
         checks: dict[str, bool] = {"rasa": await services.rasa.is_ready()}
-        try:
+
+        async def database() -> None:
             async with services.engine.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
+
+        try:
+            # Bounded: a PostgreSQL that is away must not hold the probe.
+            await asyncio.wait_for(database(), 3)
             checks["database"] = True
-        except Exception:
-            log.exception("database readiness check failed")
+        except Exception as exc:
+            log.warning("database readiness check failed: %r", exc)
             checks["database"] = False
+        if services.settings.shared.redis_url:
+            checks["redis"] = await services.bus.healthy()
         ready = all(checks.values())
         return web.json_response(
             {"status": "ready" if ready else "degraded", "checks": checks},
@@ -187,6 +224,18 @@ def create_public_app(services: Services) -> web.Application:
     app.router.add_get("/api/town", town)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    # Prometheus: loopback only unless metrics.allow_from says otherwise (docs/security.md).
+    app.router.add_get(
+        "/metrics",
+        metrics_handler(
+            networks(settings.metrics.allow_from), networks(settings.security.trusted_proxies)
+        ),
+    )
+
+    async def openapi(_: web.Request) -> web.FileResponse:
+        return web.FileResponse(OPENAPI_FILE, headers={"Content-Type": "application/yaml"})
+
+    app.router.add_get("/api/openapi.yaml", openapi)
     app.router.add_static("/static/", STATIC_DIR)
     auth = register_admin(app, services)
     register_agent_console(app, services, auth)

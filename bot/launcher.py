@@ -51,8 +51,21 @@ def rasa_token(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+# endpoints.yml's variables for one Rasa server on its own; the scaled stack
+# (bot/scaled.py) or the operator's environment sets PostgreSQL and Redis.
+RASA_STORE_DEFAULTS = {
+    "GUICHET_RASA_TRACKER_URL": "",
+    "GUICHET_RASA_LOCK_STORE": "in_memory",
+    "GUICHET_RASA_REDIS_HOST": "127.0.0.1",
+    "GUICHET_RASA_REDIS_PORT": "6379",
+    "GUICHET_RASA_REDIS_DB": "1",
+}
+
+
 def rasa_env(data_dir: Path, actions_url: str) -> dict[str, str]:
     env = dict(os.environ)
+    for name, value in RASA_STORE_DEFAULTS.items():
+        env.setdefault(name, value)
     env.update(
         {
             "GUICHET_DATA_DIR": str(data_dir),
@@ -104,14 +117,15 @@ def ensure_model(data_dir: Path, root: Path = ROOT, force: bool = False) -> Path
 DEMO_BASE = ROOT / "knowledge_base" / "demo"
 
 
-async def _seed(data_dir: Path, source: Path) -> int:
+async def _seed(data_dir: Path, source: Path, database_url: str = "", chroma_url: str = "") -> int:
+    from bot.settings import sqlite_url
     from bot.storage.database import create_engine, create_schema
     from knowledge_base.service import KnowledgeBase
 
-    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'guichet.db'}")
+    engine = create_engine(database_url or sqlite_url(data_dir))
     try:
         await create_schema(engine)
-        kb = KnowledgeBase(engine, data_dir)
+        kb = KnowledgeBase(engine, data_dir, chroma_url=chroma_url)
         await kb.start()
         if await kb.store.revision():
             return 0
@@ -123,14 +137,43 @@ async def _seed(data_dir: Path, source: Path) -> int:
         await engine.dispose()
 
 
-def seed_knowledge_base(data_dir: Path, source: Path = DEMO_BASE) -> int:
-    """Import the demo articles into an empty base (first start); returns how many."""
+def seed_knowledge_base(
+    data_dir: Path, source: Path = DEMO_BASE, *, database_url: str = "", chroma_url: str = ""
+) -> int:
+    """Import the demo articles into an empty base (first start); returns how many.
+
+    The base is the data directory's (SQLite, chroma/) unless URLs say otherwise."""
     data_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    created = asyncio.run(_seed(data_dir, source))
+    created = asyncio.run(_seed(data_dir, source, database_url, chroma_url))
     if created:
         print(f"guichet: imported {created} demo articles in {time.monotonic() - started:.0f} s")
     return created
+
+
+def rasa_command(model: Path, port: int, token: str, log_file: Path) -> list[str]:
+    """`rasa run` on 127.0.0.1 with the project's endpoints and credentials (cwd: ROOT)."""
+    return [
+        str(RASA_BIN),
+        "run",
+        "--model",
+        str(model),
+        "--endpoints",
+        "endpoints.yml",
+        "--credentials",
+        "credentials.yml",
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        # The API (tracker events for handoffs) is token-protected, on loopback.
+        "--enable-api",
+        # One argument: a token_urlsafe token may start with "-", which argparse would
+        # take for an option ("--auth-token: expected one argument").
+        f"--auth-token={token}",
+        "--log-file",
+        str(log_file),
+    ]
 
 
 def _answers(url: str) -> bool:
@@ -173,6 +216,9 @@ class Stack:
                 "GUICHET__ACTIONS__PORT": str(s.actions.port),
                 "GUICHET__RASA__URL": s.rasa.url,
                 "GUICHET__RASA__TOKEN": s.rasa.token or rasa_token(s.data_dir),
+                # The phone channel binds a SIP port: it follows the settings the stack
+                # was built from (tests turn it off unless they test calls).
+                "GUICHET__VOICE__ENABLED": s.voice.enabled,
             }
         )
         env.update(self.extra_env)
@@ -183,26 +229,12 @@ class Stack:
         logs.mkdir(parents=True, exist_ok=True)
         port = self.settings.rasa.url.rsplit(":", 1)[-1].split("/")[0]
         self.processes["rasa"] = subprocess.Popen(
-            [
-                str(RASA_BIN),
-                "run",
-                "--model",
-                str(self.model),
-                "--endpoints",
-                "endpoints.yml",
-                "--credentials",
-                "credentials.yml",
-                "--interface",
-                "127.0.0.1",
-                "--port",
-                port,
-                # The API (tracker events for handoffs) is token-protected, on loopback.
-                "--enable-api",
-                "--auth-token",
+            rasa_command(
+                self.model,
+                int(port),
                 self.settings.rasa.token or rasa_token(self.settings.data_dir),
-                "--log-file",
-                str(logs / "rasa.log"),
-            ],
+                logs / "rasa.log",
+            ),
             cwd=self.root,
             env=rasa_env(self.settings.data_dir, self.actions_url),
             stdout=(logs / "rasa.out").open("ab"),

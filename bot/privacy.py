@@ -23,13 +23,17 @@ async def run(args: argparse.Namespace) -> int:
     try:
         if args.command == "purge":
             days = args.days or settings.retention_days
-            counts = await purge(engine, settings.data_dir, days)
+            counts = await purge(engine, settings.data_dir, days, settings.rasa_tracker_url)
             print(json.dumps({"retention_days": days, "deleted": counts}))
         elif args.command == "export":
-            data = await export_conversation(engine, settings.data_dir, args.conversation_id)
+            data = await export_conversation(
+                engine, settings.data_dir, args.conversation_id, settings.rasa_tracker_url
+            )
             print(json.dumps(data, ensure_ascii=False, indent=2))
         else:
-            counts = await delete_conversation(engine, settings.data_dir, args.conversation_id)
+            counts = await delete_conversation(
+                engine, settings.data_dir, args.conversation_id, settings.rasa_tracker_url
+            )
             print(json.dumps({"conversation_id": args.conversation_id, "deleted": counts}))
     finally:
         await engine.dispose()

@@ -5,6 +5,7 @@ Rasa's own configuration stays in Rasa's files; this covers what the app needs.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,8 +80,58 @@ class VoiceSettings:
     rtp_port_max: int = 20199
     max_calls: int = 10
     vosk_model: Path = Path("models/vosk-model-small-fr-0.22")
+    # auto: Vosk when its model is installed, else the packaged Whisper base model.
+    stt_engine: str = "auto"  # auto | vosk | whisper
+    whisper_model: Path = Path("models/whisper-base")
     silence_reprompt_s: float = 8.0
     max_silences: int = 3
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    format: str = "text"  # text | json (one JSON object per line)
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    # Networks whose clients may read /metrics on the public port.
+    allow_from: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    burst: int
+    per_minute: float
+
+    @property
+    def enabled(self) -> bool:
+        return self.burst > 0 and self.per_minute > 0
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
+    per_ip: RateLimit = field(default_factory=lambda: RateLimit(60, 60))
+    per_session: RateLimit = field(default_factory=lambda: RateLimit(10, 20))
+
+
+@dataclass(frozen=True)
+class SharedServices:
+    """Engines shared by several app instances (docs/operations.md); empty = one process.
+
+    database_url: SQLAlchemy URL of the app database (default: SQLite in the data dir).
+    redis_url: pub/sub, agents' presence and per-conversation locks across instances.
+    chroma_url: a `chroma run` server instead of the local `chroma/` directory.
+    rasa_tracker_url: Rasa's SQL tracker store, for purges and statistics (default:
+        the SQLite file `rasa_tracker.db` in the data directory).
+    """
+
+    database_url: str = ""
+    redis_url: str = ""
+    chroma_url: str = ""
+    rasa_tracker_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,10 +145,46 @@ class Settings:
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     retention_days: int = 90
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    shared: SharedServices = field(default_factory=SharedServices)
 
     @property
     def database_url(self) -> str:
-        return f"sqlite+aiosqlite:///{self.data_dir / 'guichet.db'}"
+        return self.shared.database_url or sqlite_url(self.data_dir)
+
+    @property
+    def rasa_tracker_url(self) -> str:
+        """SQLAlchemy URL (sync driver) of Rasa's tracker store."""
+        return self.shared.rasa_tracker_url or f"sqlite:///{self.data_dir / 'rasa_tracker.db'}"
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """The default app database: SQLite in the data directory."""
+    return f"sqlite+aiosqlite:///{data_dir / 'guichet.db'}"
+
+
+def _shared(raw: dict[str, Any]) -> SharedServices:
+    values: dict[str, str] = {}
+    for section, key, name in (
+        ("database", "url", "database_url"),
+        ("redis", "url", "redis_url"),
+        ("chroma", "url", "chroma_url"),
+        ("rasa", "tracker_url", "rasa_tracker_url"),
+    ):
+        part = raw.get(section) or {}
+        if not isinstance(part, dict):
+            raise SettingsError(f"settings: section '{section}' must be a mapping")
+        value = part.get(key) or ""
+        if not isinstance(value, str):
+            raise SettingsError(f"settings: '{section}.{key}' must be a string")
+        values[name] = value.strip()
+    if values["redis_url"] and not values["redis_url"].startswith(("redis://", "unix://")):
+        raise SettingsError("settings: 'redis.url' must start with redis:// or unix://")
+    if values["chroma_url"] and not values["chroma_url"].startswith(("http://", "https://")):
+        raise SettingsError("settings: 'chroma.url' must be an http(s) URL")
+    return SharedServices(**values)
 
 
 def _merge_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
@@ -188,6 +275,12 @@ def _voice(raw: dict[str, Any], data_dir: Path) -> VoiceSettings:
             f"settings: 'voice.enabled' must be auto, true or false, not {enabled!r}"
         )
     model = Path(str(section.get("vosk_model") or VoiceSettings.vosk_model))
+    whisper = Path(str(section.get("whisper_model") or VoiceSettings.whisper_model))
+    engine = str(section.get("stt_engine", "auto")).lower()
+    if engine not in ("auto", "vosk", "whisper"):
+        raise SettingsError(
+            f"settings: 'voice.stt_engine' must be auto, vosk or whisper, not {engine!r}"
+        )
     try:
         return VoiceSettings(
             enabled=enabled,
@@ -198,6 +291,8 @@ def _voice(raw: dict[str, Any], data_dir: Path) -> VoiceSettings:
             rtp_port_max=int(section.get("rtp_port_max", 20199)),
             max_calls=int(section.get("max_calls", 10)),
             vosk_model=model if model.is_absolute() else data_dir / model,
+            stt_engine=engine,
+            whisper_model=whisper if whisper.is_absolute() else data_dir / whisper,
             silence_reprompt_s=float(section.get("silence_reprompt_s", 8)),
             max_silences=int(section.get("max_silences", 3)),
         )
@@ -215,6 +310,75 @@ def _retention(raw: dict[str, Any]) -> int:
             f"settings: 'privacy.retention_days' must be a positive integer, got {days!r}"
         )
     return days
+
+
+def _networks(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise SettingsError(f"settings: '{where}' must be a list of addresses or networks")
+    try:
+        return tuple(str(ipaddress.ip_network(str(v), strict=False)) for v in value)
+    except ValueError as exc:
+        raise SettingsError(f"settings: '{where}': {exc}") from exc
+
+
+def _mapping(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    section = raw.get(key) or {}
+    if not isinstance(section, dict):
+        raise SettingsError(f"settings: section '{key}' must be a mapping")
+    return section
+
+
+def _rate_limit(section: dict[str, Any], key: str, default: RateLimit) -> RateLimit:
+    value = section.get(key) or {}
+    if not isinstance(value, dict):
+        raise SettingsError(f"settings: 'security.rate_limits.{key}' must be a mapping")
+    burst = value.get("burst", default.burst)
+    per_minute = value.get("per_minute", default.per_minute)
+    if (
+        not isinstance(burst, int)
+        or isinstance(burst, bool)
+        or burst < 0
+        or not isinstance(per_minute, (int, float))
+        or isinstance(per_minute, bool)
+        or per_minute < 0
+    ):
+        raise SettingsError(
+            f"settings: 'security.rate_limits.{key}' needs burst (integer >= 0) and "
+            f"per_minute (number >= 0; 0 turns the limit off), got {value!r}"
+        )
+    return RateLimit(burst, float(per_minute))
+
+
+def _observability(
+    raw: dict[str, Any],
+) -> tuple[LoggingSettings, MetricsSettings, SecuritySettings]:
+    logs = _mapping(raw, "logging")
+    fmt = str(logs.get("format", "text")).lower()
+    if fmt not in ("text", "json"):
+        raise SettingsError(f"settings: 'logging.format' must be text or json, not {fmt!r}")
+    level = str(logs.get("level", "INFO")).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"settings: 'logging.level' unknown: {level!r}")
+    metrics = _mapping(raw, "metrics")
+    allow = _networks(
+        metrics.get("allow_from", list(MetricsSettings.allow_from)), "metrics.allow_from"
+    )
+    security = _mapping(raw, "security")
+    limits = security.get("rate_limits") or {}
+    if not isinstance(limits, dict):
+        raise SettingsError("settings: 'security.rate_limits' must be a mapping")
+    defaults = SecuritySettings()
+    return (
+        LoggingSettings(fmt, level),
+        MetricsSettings(allow),
+        SecuritySettings(
+            trusted_proxies=_networks(
+                security.get("trusted_proxies") or [], "security.trusted_proxies"
+            ),
+            per_ip=_rate_limit(limits, "per_ip", defaults.per_ip),
+            per_session=_rate_limit(limits, "per_session", defaults.per_session),
+        ),
+    )
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -249,10 +413,15 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     ):
         raise SettingsError("settings: 'town.opening_hours' must be a list of {days, hours}")
     data_dir = Path(str(raw.get("data_dir", "./data"))).resolve()
+    logging_settings, metrics_settings, security_settings = _observability(raw)
     return Settings(
         data_dir=data_dir,
+        logging=logging_settings,
+        metrics=metrics_settings,
+        security=security_settings,
         voice=_voice(raw, data_dir),
         retention_days=_retention(raw),
+        shared=_shared(raw),
         server=_listen(raw, "server"),
         actions=_listen(raw, "actions"),
         rasa=RasaSettings(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.observability import metrics
 from knowledge_base.answering import Thresholds, best_chunk, decide, passage
 from knowledge_base.articles import Article, ArticleError, Status
 from knowledge_base.embeddings import E5Embeddings
@@ -70,13 +72,20 @@ class RankedArticle:
 
 class KnowledgeBase:
     def __init__(
-        self, engine: AsyncEngine, data_dir: Path, thresholds: Thresholds | None = None
+        self,
+        engine: AsyncEngine,
+        data_dir: Path,
+        thresholds: Thresholds | None = None,
+        *,
+        chroma_url: str = "",
     ) -> None:
         self.engine = engine
         self.store = ArticleStore(engine)
         self.queries = QueryLog(engine)
         self._lexicon_store = LexiconStore()
         self._chroma_dir = data_dir / "chroma"
+        # A `chroma run` server shared by app instances instead of the directory.
+        self._chroma_url = chroma_url
         self.thresholds = thresholds or Thresholds()
         self._index: SearchIndex | None = None
         self._retriever: HybridRetriever | None = None
@@ -92,7 +101,7 @@ class KnowledgeBase:
             await self._lexicon_store.replace(self.engine, groups)
         lexicon = Lexicon(tuple(tuple(g) for g in groups))
         self._index = await asyncio.to_thread(
-            SearchIndex, self._chroma_dir, E5Embeddings(), lexicon
+            SearchIndex, self._chroma_dir, E5Embeddings(), lexicon, self._chroma_url
         )
         self._retriever = hybrid_retriever(self._index)
         await self.sync(full=True)
@@ -126,8 +135,17 @@ class KnowledgeBase:
             await asyncio.sleep(interval_s)
             try:
                 await self.sync()
+                await self._follow_lexicon()
             except Exception:
                 log.exception("knowledge base sync failed; retrying")
+
+    async def _follow_lexicon(self) -> None:
+        """The synonym lexicon edited through another app instance (or the CLI)."""
+        groups = await self._lexicon_store.load(self.engine)
+        lexicon = Lexicon(tuple(tuple(g) for g in groups))
+        if lexicon != self.index.lexicon:
+            async with self._write_lock:
+                await asyncio.to_thread(self.index.set_lexicon, lexicon)
 
     # --- writing ---
     async def save(
@@ -240,23 +258,32 @@ class KnowledgeBase:
     async def answer(
         self, question: str, *, voice: bool = False, channel: str | None = None
     ) -> KnowledgeAnswer:
+        started = time.perf_counter()
         preview, ranked = await self.preview(question, voice=voice)
         confidence, passages = preview.confidence, preview.passages
+        metrics.kb_search(confidence.value, metrics.since(started))
         top = ranked[0].slug if ranked else None
         query_id = await self.queries.record(
             question, channel or ("phone" if voice else "webchat"), confidence.value, top
         )
         return KnowledgeAnswer(confidence, passages, query_id)
 
-    async def passage_of(self, slug: str, *, voice: bool = False) -> Passage | None:
-        """The lead of a given article (when the citizen picked it from a list)."""
+    async def passage_of(
+        self, slug: str, *, voice: bool = False, question: str = ""
+    ) -> Passage | None:
+        """A given article (when the citizen picked it from a list): the part that answers
+        the question that led to the list when there is one, else its lead."""
         article = self.index.article(slug)
         if article is None:
             return None
+        if question and article.chunks:
+            chunk = best_chunk(article.chunks, question, None)
+        else:
+            chunk = article.chunks[0] if article.chunks else None
         return Passage(
             slug=slug,
             title=article.title,
-            text=passage(article.chunks[0] if article.chunks else None, voice=voice),
+            text=passage(chunk, voice=voice),
             url=article.url,
             updated=article.updated,
             score=1.0,

@@ -40,6 +40,8 @@ def make_settings(data_dir: Path, rasa_url: str, **env: str) -> Settings:
             "GUICHET__SERVER__PORT": str(free_port()),
             "GUICHET__ACTIONS__PORT": str(free_port()),
             "GUICHET__RASA__URL": rasa_url,
+            # The callbot (SIP port, speech model) only where a test asks for it.
+            "GUICHET__VOICE__ENABLED": "false",
             **env,
         }
     )
@@ -95,6 +97,10 @@ def stack(
         "GUICHET__VOICE__RTP_PORT_MAX": "31199",
         "GUICHET__VOICE__SILENCE_REPROMPT_S": "30",
         "GUICHET__HANDOFF__PHONE_TRANSFER_TARGET": f"sip:agent@127.0.0.1:{agent_port}",
+        # Every test talks from 127.0.0.1, many quick turns per session: limits far
+        # above that (tests/security checks the limits on apps of their own).
+        "GUICHET__SECURITY__RATE_LIMITS__PER_IP": "{burst: 100000, per_minute: 100000}",
+        "GUICHET__SECURITY__RATE_LIMITS__PER_SESSION": "{burst: 100000, per_minute: 100000}",
     }
     running = Stack(settings, trained_model, extra_env=extra_env)
     running.sip_port, running.agent_port = sip_port, agent_port  # type: ignore[attr-defined]

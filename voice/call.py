@@ -335,6 +335,8 @@ class PhoneCall:
     # --- silence ---
     async def _check_silence(self) -> None:
         if self._playing() or self.vad.in_speech:
+            # Silence is counted from the end of the bot's speech (or the caller's).
+            self._last_activity = time.monotonic()
             return
         if time.monotonic() - self._last_activity < self.settings.silence_reprompt_s:
             return

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.conversation.calls import CallJournal
+from bot.observability import metrics
 from bot.settings import Settings
 from voice.call import CallSettings, PhoneCall
 from voice.session import VoiceSession
 from voice.sip.agent import SipAgent
 from voice.sip.config import SipConfig
-from voice.stt import SpeechModelMissing, VoskRecognizer, load_model_async
+from voice.stt import SpeechModelMissing, SpeechRecognizer, VoskRecognizer
+from voice.stt import load_model_async as load_vosk_async
 from voice.tts import Pyttsx3Synthesizer
 
 if TYPE_CHECKING:
@@ -35,6 +37,36 @@ class PhoneChannel:
     services: Services
     agent: SipAgent | None = None
     synthesizer: Pyttsx3Synthesizer | None = None
+    engine: str = ""  # the speech recogniser in use: vosk | whisper
+
+    def choose_engine(self) -> str:
+        """voice.stt_engine, with auto resolved: Vosk when its model is installed (streaming,
+        the fastest end of turn), else the Whisper model that ships in packages."""
+        voice = self.settings.voice
+        if voice.stt_engine != "auto":
+            return voice.stt_engine
+        if voice.vosk_model.is_dir():
+            return "vosk"
+        from voice.whisper import whisper_available
+
+        return "whisper" if whisper_available() else "vosk"
+
+    async def _load_engine(self, engine: str) -> None:
+        voice = self.settings.voice
+        if engine == "whisper":
+            from voice.whisper import load_model_async as load_whisper_async
+
+            await load_whisper_async(voice.whisper_model)
+        else:
+            await load_vosk_async(voice.vosk_model)
+
+    def new_recognizer(self) -> SpeechRecognizer:
+        voice = self.settings.voice
+        if self.engine == "whisper":
+            from voice.whisper import WhisperRecognizer
+
+            return WhisperRecognizer(voice.whisper_model)
+        return VoskRecognizer(voice.vosk_model)
 
     @property
     def settings(self) -> Settings:
@@ -49,13 +81,15 @@ class PhoneChannel:
         voice = self.settings.voice
         if voice.enabled == "false":
             return False
+        engine = self.choose_engine()
         try:
-            await load_model_async(voice.vosk_model)  # once, off the loop; shared by calls
+            await self._load_engine(engine)  # once, off the loop; shared by calls
         except SpeechModelMissing as exc:
             if voice.enabled == "true":
                 raise VoiceUnavailable(str(exc)) from exc
             log.warning("phone channel off: %s", exc)
             return False
+        self.engine = engine
         self.synthesizer = Pyttsx3Synthesizer()
         self.agent = SipAgent(
             SipConfig(
@@ -69,7 +103,12 @@ class PhoneChannel:
             self._on_call,
         )
         await self.agent.start()
-        log.info("phone channel answering SIP on %s:%s", voice.sip_host, self.agent.port)
+        log.info(
+            "phone channel answering SIP on %s:%s (speech recognition: %s)",
+            voice.sip_host,
+            self.agent.port,
+            engine,
+        )
         return True
 
     async def _on_call(self, session: VoiceSession) -> None:
@@ -79,7 +118,7 @@ class PhoneChannel:
         call = PhoneCall(
             session,
             services.conversation,
-            VoskRecognizer(voice.vosk_model),
+            self.new_recognizer(),
             self.synthesizer,
             CallSettings(
                 town_name=self.settings.town.name,
@@ -91,7 +130,11 @@ class PhoneChannel:
             CallJournal(services.calls),
             services.handoff,
         )
-        await call.run()
+        metrics.call_started()
+        try:
+            await call.run()
+        finally:
+            metrics.call_ended(call.state.outcome)
 
     async def stop(self) -> None:
         if self.agent is not None:

@@ -21,6 +21,8 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+import numpy as np
+
 from voice.audio import StreamResampler
 from voice.session import SAMPLE_RATE
 
@@ -31,6 +33,8 @@ DEFAULT_MODEL_SAMPLE_RATE = 16000
 MODEL_PATH_ENV = "GUICHET_VOSK_MODEL"
 # One transcribe() feeds the recogniser in chunks of this many bytes of 8 kHz audio (0.5 s).
 _TRANSCRIBE_CHUNK = SAMPLE_RATE
+# One second of faint deterministic noise at up to 48 kHz, fed once per call to warm up.
+_WARM_UP_NOISE = (np.random.default_rng(0).standard_normal(48000) * 300).astype("<i2").tobytes()
 
 
 class SpeechModelMissing(RuntimeError):
@@ -206,7 +210,12 @@ class VoskRecognizer:
 
     def _warm_up(self) -> None:
         with self._lock:
-            self._kaldi()
+            rec = self._kaldi()
+            # Building is not enough: Kaldi's first decode on a recogniser costs about a
+            # second (graph pages, caches; measured 1.1 s with the Korean model, later
+            # decodes ~0.1 s). One second of faint noise pays it during the greeting.
+            rec.AcceptWaveform(_WARM_UP_NOISE[: self.model_rate * 2])
+            rec.Reset()
 
     def _kaldi(self) -> Any:
         if self._recognizer is None:

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.conversation.coordination import Presence
 from bot.conversation.events import AGENTS_TOPIC, EventBus, conversation_topic
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
+from bot.observability import metrics
 from bot.settings import HandoffSettings
 from bot.storage.handoffs import (
     DuplicateTicketReference,
@@ -78,6 +80,7 @@ class HandoffService:
         rasa: RasaClient,
         bus: EventBus,
         settings: HandoffSettings,
+        presence: Presence | None = None,
     ) -> None:
         self._store = store
         self._tickets = tickets
@@ -85,7 +88,8 @@ class HandoffService:
         self._rasa = rasa
         self._bus = bus
         self._settings = settings
-        self._presence: dict[str, int] = {}  # agent -> open console connections
+        # Open agent consoles: in this process, or on every instance (Redis).
+        self._presence = presence or Presence()
         self._departures: dict[str, asyncio.TimerHandle] = {}
         # What Rasa is told during a handoff is chained per conversation, so its
         # tracker gets the events in order even when they are sent in the background.
@@ -93,7 +97,7 @@ class HandoffService:
 
     # --- availability ---
     def agents_online(self) -> int:
-        return sum(1 for n in self._presence.values() if n > 0)
+        return len(self._presence.online_agents())
 
     def availability(self, now: datetime | None = None) -> str | None:
         """None when someone can take a conversation, else why not."""
@@ -105,10 +109,14 @@ class HandoffService:
 
     # --- citizens ---
     async def request(self, conversation_id: str, channel: str, reason: str) -> HandoffOutcome:
+        metrics.handoff("requested")
+        await self._presence.refresh()  # agents may be connected to another instance
         why = self.availability()
         if why is not None:
+            metrics.handoff("unavailable")
             return HandoffOutcome(queued=False, unavailable_reason=why)
         handoff = await self._store.create(conversation_id, channel, reason)
+        metrics.handoff("queued")
         position, wait = await self._position(handoff.id)
         await self._broadcast_queue()
         return HandoffOutcome(True, handoff.id, position, wait)
@@ -160,14 +168,13 @@ class HandoffService:
 
     # --- agents ---
     def agent_connected(self, agent: str) -> None:
-        self._presence[agent] = self._presence.get(agent, 0) + 1
+        self._presence.connected(agent)
         timer = self._departures.pop(agent, None)
         if timer is not None:
             timer.cancel()
 
     def agent_disconnected(self, agent: str) -> None:
-        self._presence[agent] = max(0, self._presence.get(agent, 0) - 1)
-        if self._presence[agent] == 0 and agent not in self._departures:
+        if self._presence.disconnected(agent) == 0 and agent not in self._departures:
             self._schedule_departure(agent)
 
     def _schedule_departure(self, agent: str) -> None:
@@ -179,7 +186,8 @@ class HandoffService:
     async def _agent_gone(self, agent: str) -> None:
         """Grace period over: the agent's conversations go back to the queue."""
         self._departures.pop(agent, None)
-        if self._presence.get(agent, 0) > 0:
+        # Connected again, here or (scaled out) to another instance: keeps them.
+        if await self._presence.is_online(agent):
             return
         for handoff in await self._store.open_handoffs():
             if handoff.status == "active" and handoff.claimed_by == agent:
@@ -198,14 +206,27 @@ class HandoffService:
             for h in await self._store.open_handoffs()
             if h.status == "active" and h.claimed_by
         }
+        online = await self._presence.refresh() if agents else set()
         for agent in agents:
-            if self._presence.get(agent, 0) == 0 and agent not in self._departures:
+            if agent not in online and agent not in self._departures:
                 self._schedule_departure(agent)
+
+    async def watch_orphans(self) -> None:
+        """Scaled out: an instance that crashed took its grace timers with it; every
+        instance looks for conversations held by agents connected nowhere. Requeuing
+        is one conditional UPDATE, so only one instance does it."""
+        while True:
+            await asyncio.sleep(max(1.0, self._settings.grace_period_s / 2))
+            try:
+                await self.requeue_orphans()
+            except Exception:
+                log.exception("looking for orphaned handoffs failed; retrying")
 
     async def claim(self, handoff_id: int, agent: str) -> Handoff | None:
         """Atomic: exactly one of several agents gets the conversation."""
         if not await self._store.claim(handoff_id, agent):
             return None
+        metrics.handoff("claimed")
         handoff = await self._store.get(handoff_id)
         assert handoff is not None
         await self._notify_citizen(
@@ -256,6 +277,7 @@ class HandoffService:
         """The bot takes the conversation again, with its context."""
         if not await self._store.end(handoff_id, "handed_back", agent=agent):
             return False
+        metrics.handoff("handed_back")
         handoff = await self._store.get(handoff_id)
         assert handoff is not None
         await self._rasa_events(handoff.conversation_id, RESUME_EVENTS)
@@ -271,6 +293,7 @@ class HandoffService:
     async def close(self, handoff_id: int, agent: str | None, reason: str) -> bool:
         if not await self._store.end(handoff_id, "closed", reason, agent=agent):
             return False
+        metrics.handoff("closed")
         handoff = await self._store.get(handoff_id)
         assert handoff is not None
         await self._rasa_events(handoff.conversation_id, RESUME_EVENTS)
@@ -287,6 +310,7 @@ class HandoffService:
         handoff = await self._store.open_for(conversation_id)
         if handoff is not None and handoff.status == "waiting":
             await self._store.end(handoff.id, "abandoned")
+            metrics.handoff("abandoned")
             await self._rasa_events(conversation_id, RESUME_EVENTS)
             await self._broadcast_queue()
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import weakref
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.conversation.coordination import TurnLocks
 from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage, from_rasa
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
 from bot.domain.emergency import detect_emergency, emergency_message
 from bot.domain.privacy import redact
+from bot.observability import metrics
 from bot.settings import ChatSettings, TownSettings
 from bot.storage.handoffs import Handoff
 from bot.storage.transcripts import StoredMessage, TranscriptStore
@@ -69,6 +73,7 @@ class ConversationService:
         chat: ChatSettings,
         feedback: FeedbackSink | None = None,
         handoff: HandoffService | None = None,
+        locks: TurnLocks | None = None,
     ) -> None:
         self._feedback = feedback
         self._handoff = handoff
@@ -77,15 +82,9 @@ class ConversationService:
         self._town = town
         self._chat = chat
         self._typing_tasks: set[asyncio.Task[None]] = set()
-        # Turns of one conversation run one at a time so replies keep their order.
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def _lock(self, session_id: str) -> asyncio.Lock:
-        lock = self._locks.get(session_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[session_id] = lock
-        return lock
+        # Turns of one conversation run one at a time so replies keep their order
+        # (across app instances too when scaled out: bot/conversation/coordination.py).
+        self._locks = locks or TurnLocks()
 
     def normalise(self, turn: UserTurn) -> UserTurn | None:
         """Validated turn, None for an empty message (ignored), or InvalidMessage."""
@@ -117,12 +116,22 @@ class ConversationService:
 
     async def handle(self, turn: UserTurn) -> list[BotMessage]:
         """Process a normalised turn and return the bot's replies."""
-        async with self._lock(turn.session_id):
-            held = await self._handoff.open_for(turn.session_id) if self._handoff else None
-            if held is not None:
-                replies = await self._while_held(held, turn)
+        started = time.perf_counter()
+        async with self._locks.hold(turn.session_id):
+            try:
+                held = await self._handoff.open_for(turn.session_id) if self._handoff else None
+            except (SQLAlchemyError, OSError) as exc:
+                # The database is away (restart, fail-over): whether a person holds the
+                # conversation is unknown, so Rasa is not asked. The citizen gets the
+                # apology on the same socket instead of a dropped connection and a
+                # message that silently vanished (tests/scaled/test_faults.py).
+                log.warning("database unavailable for a %s turn: %r", turn.channel, exc)
+                replies = [self._apology()]
             else:
-                replies = await self._ask_rasa(turn)
+                if held is not None:
+                    replies = await self._while_held(held, turn)
+                else:
+                    replies = await self._ask_rasa(turn)
             emergency = detect_emergency(turn.text) if turn.payload is None else None
             if emergency and not any(m.emergency for m in replies):
                 # Whatever Rasa did (down, misclassified, inside a form), the
@@ -130,17 +139,25 @@ class ConversationService:
                 replies.insert(
                     0, BotMessage(emergency_message(emergency, turn.text), emergency=True)
                 )
-            await self._transcripts.append(
-                turn.session_id,
-                turn.channel,
-                [
-                    # Stored without e-mails, phone numbers, NIR, IBAN or card numbers.
-                    StoredMessage(
-                        "user", redact(turn.text), {"payload": turn.payload} if turn.payload else {}
-                    )
-                ]
-                + [StoredMessage("bot", m.text, m.to_data()) for m in replies],
-            )
+            try:
+                await self._transcripts.append(
+                    turn.session_id,
+                    turn.channel,
+                    [
+                        # Stored without e-mails, phone numbers, NIR, IBAN or card numbers.
+                        StoredMessage(
+                            "user",
+                            redact(turn.text),
+                            {"payload": turn.payload} if turn.payload else {},
+                        )
+                    ]
+                    + [StoredMessage("bot", m.text, m.to_data()) for m in replies],
+                )
+            except (SQLAlchemyError, OSError) as exc:
+                # Not stored (the database went away during the turn); the reply is
+                # still given rather than lost with the connection.
+                log.warning("turn of a %s conversation not stored: %r", turn.channel, exc)
+            metrics.chat_turn(turn.channel, metrics.since(started))
             return replies
 
     async def _while_held(self, held: Handoff, turn: UserTurn) -> list[BotMessage]:
@@ -179,10 +196,12 @@ class ConversationService:
                 turn.session_id, turn.payload or turn.text, turn.channel
             )
         except RasaUnavailable as exc:
+            metrics.rasa_error("timeout" if isinstance(exc.__cause__, TimeoutError) else "error")
             log.warning("rasa unavailable for a %s turn: %s", turn.channel, exc)
             return [self._apology()]
         replies = [m for m in (from_rasa(r) for r in raw) if m is not None]
         if not replies:
+            metrics.rasa_error("empty")
             log.warning("rasa returned no message for a %s turn", turn.channel)
             return [self._apology()]
         return replies
@@ -199,11 +218,14 @@ class ConversationService:
         validate_session_id(session_id)
         if (
             not isinstance(data, dict)
+            or bool(data.keys() - {"query_id", "slug", "useful"})
             or not isinstance(data.get("useful"), bool)
             or not isinstance(data.get("slug"), str)
             or not SLUG.match(data["slug"])
             or not isinstance(data.get("query_id"), (int, type(None)))
             or isinstance(data.get("query_id"), bool)
+            # A database integer: larger values cannot be a logged question's id.
+            or not (data.get("query_id") is None or 0 < data["query_id"] < 2**63)
         ):
             raise InvalidMessage(
                 "bad_feedback",
@@ -211,7 +233,8 @@ class ConversationService:
                 "feedback needs 'slug' (article slug), 'useful' (bool), 'query_id' (int or null)",
             )
         if self._feedback is not None:
-            await self._feedback.feedback(data["query_id"], data["slug"], data["useful"])
+            # query_id is optional (an answer logged without one): never a KeyError.
+            await self._feedback.feedback(data.get("query_id"), data["slug"], data["useful"])
 
     async def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
         """The whole conversation for staff, with what each bot message showed."""
