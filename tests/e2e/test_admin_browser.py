@@ -8,9 +8,6 @@ browser tests see the demo base unchanged.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,7 +16,8 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from bot.launcher import ROOT, Stack
+from bot.launcher import Stack
+from tests.support.staff import create_staff_user
 
 pytestmark = pytest.mark.browser
 
@@ -37,19 +35,7 @@ QUESTION = "hôtel de ville de villebrune"
 @pytest.fixture(scope="module")
 def admin_user(stack: Stack) -> str:
     """An admin account created with the CLI, in the running stack's database."""
-    env = dict(os.environ)
-    env.update({"GUICHET_DATA_DIR": str(stack.settings.data_dir), "GUICHET_NEW_PASSWORD": PASSWORD})
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.admin", "create-user", EMAIL, "--role", "admin"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return EMAIL
+    return create_staff_user(stack, EMAIL, "admin", PASSWORD)
 
 
 @pytest.fixture

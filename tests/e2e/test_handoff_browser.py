@@ -11,10 +11,7 @@ it is already taken.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 from playwright.async_api import (
@@ -25,7 +22,8 @@ from playwright.async_api import (
     expect,
 )
 
-from bot.launcher import ROOT, Stack
+from bot.launcher import Stack
+from tests.support.staff import create_staff_user
 
 pytestmark = pytest.mark.browser
 
@@ -41,19 +39,8 @@ LIVE_WAIT = 15_000
 @pytest.fixture(scope="module")
 def agents(stack: Stack) -> list[str]:
     """Two agent accounts created with the CLI, in the running stack's database."""
-    env = dict(os.environ)
-    env.update({"GUICHET_DATA_DIR": str(stack.settings.data_dir), "GUICHET_NEW_PASSWORD": PASSWORD})
     for email in (AGENT, AGENT_2):
-        done = subprocess.run(
-            [sys.executable, "-m", "bot.admin", "create-user", email, "--role", "agent"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
+        create_staff_user(stack, email, "agent", PASSWORD)
     return [AGENT, AGENT_2]
 
 

@@ -7,16 +7,14 @@ no JavaScript dialog fires, and no element the payloads would create exists.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from bot.launcher import ROOT, Stack
+from bot.launcher import Stack
 from tests.e2e.conftest import PageWatch, watch
+from tests.support.staff import create_staff_user
 
 pytestmark = pytest.mark.browser
 
@@ -56,19 +54,7 @@ async def assert_clean(page: Page, seen: PageWatch, where: str) -> None:
 
 @pytest.fixture(scope="module")
 def staff(stack: Stack) -> str:
-    env = dict(os.environ)
-    env.update({"GUICHET_DATA_DIR": str(stack.settings.data_dir), "GUICHET_NEW_PASSWORD": PASSWORD})
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.admin", "create-user", AGENT, "--role", "admin"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return AGENT
+    return create_staff_user(stack, AGENT, "admin", PASSWORD)
 
 
 async def sign_in(page: Page, stack: Stack, target: str) -> None:
