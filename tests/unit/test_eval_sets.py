@@ -13,19 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 DEMO = ROOT / "knowledge_base" / "demo"
 COMMUNE_B = DATA / "commune_b"
-FRONT_MATTER = [
-    "slug",
-    "title",
-    "category",
-    "tags",
-    "synonyms",
-    "life_events",
-    "service",
-    "contact",
-    "url",
-    "updated",
-    "status",
-]
+# The field order of the import format documented in the README.
+FRONT_MATTER = (
+    "slug title category tags synonyms life_events service contact url updated status".split()
+)
 EMERGENCY_NUMBERS = {"15", "17", "18", "112", "114", "119", "3114", "3919"}
 
 
