@@ -1,0 +1,1 @@
+"""Bottom layer shared by every other package: pure functions, no project imports."""
