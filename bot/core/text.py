@@ -109,7 +109,7 @@ _WORDS: dict[str, str] = {
     "pa": "pas", "plu": "plus", "tro": "trop", "encor": "encore", "oci": "aussi", "ossi": "aussi",
     "mwa": "moi", "moa": "moi", "twa": "toi", "toa": "toi",
     "fe": "fait", "fr": "faire", "fo": "faut", "fodrait": "faudrait", "dla": "de la",
-    "vnez": "venez", "venne": "venez",
+    "vnez": "venez", "venne": "venez", "aider": "aider",
     # frequent misspellings: dropped, doubled or swapped letters
     "identiter": "identite", "identitee": "identite", "indentite": "identite",
     "pasport": "passeport", "passport": "passeport", "paseport": "passeport",
@@ -139,7 +139,9 @@ _WORDS: dict[str, str] = {
     "setouf": "s'etouffe", "setouffe": "s'etouffe", "seffondre": "s'effondre",
     "couto": "couteau", "brul": "brule", "arive": "arrive", "fuitte": "fuite",
     "frap": "frappe", "frape": "frappe", "frapee": "frappee", "fai": "fait",
-    "produi": "produit", "copin": "copain", "copine": "copine", "toillettes": "toilettes",
+    "produi": "produit", "innondation": "inondation", "innonde": "inonde",
+    "innondee": "inondee", "brulle": "brule", "fummee": "fumee", "acident": "accident",
+    "accidant": "accident", "ambulence": "ambulance", "copin": "copain", "copine": "copine", "toillettes": "toilettes",
     # elided article glued to its noun ("leau monte", "coince a letage")
     "leau": "l'eau", "letage": "l'etage", "limmeuble": "l'immeuble",
     "lascenseur": "l'ascenseur", "lecole": "l'ecole", "lhopital": "l'hopital",
@@ -208,6 +210,16 @@ _ACCENTED_PARTICIPLES = frozenset(
 )
 
 _SUBJECTS = frozenset("il elle on qui ca cela ils elles".split())
+# Participles of reflexive verbs: after a subject, "c'est" is a misspelt "s'est".
+_REFLEXIVE_PARTICIPLES = frozenset(
+    """
+    evanoui evanouie effondre effondree ecroule ecroulee blesse blessee coupe coupee brule
+    brulee noye noyee etouffe etouffee enfui enfuie enferme enfermee suicide suicidee pendu
+    pendue casse cassee tue tuee electrocute electrocutee intoxique intoxiquee empoisonne
+    empoisonnee fait perdu perdue endormi endormie reveille reveillee sauve sauvee battu
+    battue battus disputes enfuis evanouis
+    """.split()
+)
 _PLU_KEPT = frozenset(
     """
     a avait ont aura aurait m'a t'a lui leur le du au un ce son notre votre zonage
@@ -252,6 +264,8 @@ def _rewrite(  # noqa: PLR0911 - one rule per family of spellings
         if attached or labelled:
             return word
         return {"c": "c'est", "g": "j'ai", "e": "est", "k": "que", "o": "au"}.get(word, word)
+    if word == "c'est" and nxt in _REFLEXIVE_PARTICIPLES and prev not in ("", "ca", "cela", "ce", "qui"):
+        return "s'est"  # "elle c'est evanouie": the writer meant "s'est"
     if word == "sa" and (nxt in _SA_VERBS or nxt.startswith(("m'", "t'", "n'", "s'"))):
         return "ca"
     if word == "ma" and (

@@ -8,7 +8,8 @@ How it decides (measured in docs/benchmarks.md, design in docs/architecture.md):
 
 1. The message is normalised (`bot.core.text.normalise_noisy`: accents, capitals, SMS
    and phonetic spelling), apostrophes and hyphens become spaces, sentence punctuation
-   becomes " . ".
+   becomes " . ", and a typo on a cue word is read as the cue word
+   (`bot.domain.emergency_typos`: "evanuie" → evanouie, never "adresse" → agresse).
 2. Cue patterns, each tied to a kind of emergency (fire, gas, flood, medical, poisoning,
    violence, domestic, child, suicide, danger), look for what only happens when someone
    is in danger: "il y a le feu", "ne respire plus", "me frappe", "a avalé de la javel".
@@ -36,6 +37,7 @@ import re
 from dataclasses import dataclass
 
 from bot.core.text import normalise_noisy
+from bot.domain.emergency_typos import cue_word_for
 
 
 @dataclass(frozen=True)
@@ -108,17 +110,19 @@ _CLASSES = {
         r"cycliste|motard|conducteur|conductrice|passant|passante|client|cliente|garcon|"
         r"gamin|gamine|ado|adolescent|adolescente|oncle|tante|cousin|cousine|neveu|niece|"
         r"patient|randonneur|gars|mec|type|individu|bonhomme|vieux|vieille|senior|"
-        r"personne agee|beau pere|belle mere|eleve|jeune)"
+        r"personne agee|beau pere|belle mere|eleve|jeune|ex|automobiliste|femme enceinte)"
     ),
     # partners and family: violence between them is domestic violence
     "FAMILY": (
         r"(?:(?:mon|ma|son|sa|notre|leur) (?:mari|femme|epoux|epouse|conjoint|conjointe|"
         r"compagnon|compagne|copain|copine|concubin|concubine|petit ami|petite amie|ex|pere|"
-        r"mere|beau pere|belle mere|fils|fille|frere|soeur|oncle|tante)|mon ex|son ex)"
+        r"mere|beau pere|belle mere|fils|fille|frere|soeur|oncle|tante|mec|meuf|jules|homme|"
+        r"petit copain|petite copine)|mon ex|son ex)"
     ),
     "CHILD": (
         r"(?:enfant|enfants|bebe|bebes|bb|fils|fille|fillette|petit|petite|petits|gosse|"
-        r"gosses|gamin|gamine|gamins|niece|neveu|nourrisson|ado|adolescent|adolescente)"
+        r"gosses|gamin|gamine|gamins|niece|neveu|nourrisson|ado|adolescent|adolescente|"
+        r"garcon|garconnet|petit garcon|petite fille|petits enfants)"
     ),
     "TOXIC": (
         r"(?:javel|eau de javel|produit|produits|detergent|lessive|capsule|capsules|destop|"
@@ -174,6 +178,7 @@ _HYPOTHESIS = _p(
     r"comportements?)|quelles? (?:consignes?|sont les consignes)|si (?:un|une|on|quelqu un|"
     r"mon|ma|mes|le|la|les|l|il|elle|ils|elles|j|je|nous|des|votre|son|sa|ses|ca)\b|"
     r"lorsqu (?:un|une|on|il|elle)|quand (?:un|une|on|quelqu un)\b|protocole|"
+    r"s ils? (?!vous plait|te plait)|"
     r"apprendre a|savoir (?:reagir|quoi faire))"
 )
 _COUNTERFACTUAL = _p(
@@ -194,7 +199,7 @@ _DISTANT_PAST = _p(
 _RECENT_PAST = _p(
     r"(?<!depuis) (?:hier|hier soir|cette nuit|la nuit derniere|ce matin|tout a l heure|"
     r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)(?: soir| matin)?|"
-    r"il y a eu|ont mis|a eu lieu)\b"
+    r"a eu lieu)\b"
 )
 _HABIT = _p(
     r"\b(?:souvent|tous les (?:jours|soirs|matins|week ends|ans|dimanches|samedis|hivers|"
@@ -216,14 +221,16 @@ _ADMIN = _p(
     r"qui paie|qui doit payer|rapport|proces|tribunal|avocat|carte grise|permis|arrete|"
     r"succession|obseques|conge|apa|mdph|ccas|pai|cantine|creche|ecole maternelle|"
     r"est ce legal|est ce autorise|est ce obligatoire|obligatoire|interdit|reglement\w*|"
-    r"legal|legale|remercier|monument|archives|proces|enquete)\b"
+    r"legal|legale|remercier|monument|archives|proces|enquete|dispense|puis je|peut on|"
+    r"est ce que je peux|est ce qu on peut|a t on le droit|ai je le droit|est il permis|"
+    r"est il interdit|autorise|autorisee|autorises)\b"
 )
 _INFORMATION = _p(
     r"\b(?:portes? ouvertes?|exercice|exercices|simulation|formation|formations|stage|"
     r"atelier|conference|sensibilisation|prevention|recrutement|recrute|devenir|"
     r"demonstration|demo|film|films|spectacle|escape|exposition|roman|commemor\w*|"
     r"hommage|ceremonie|calendrier|sainte barbe|bal|documentaire|theatre|cinema|serie|"
-    r"livre|musee|visite|chasse|chasseurs|chasseur|battue|ball trap|stand de tir|"
+    r"livre|musee|visite|chasse|chasseurs|chasseur|ball trap|stand de tir|"
     r"tir sportif|petards|feu d artifice|feux d artifice)\b"
 )
 _RESOLVED = _p(
@@ -238,7 +245,7 @@ _NEGATION = _p(
 )
 _NOW = _p(
     r"\b(?:maintenant|en ce moment|actuellement|la tout de suite|tout de suite|en direct|"
-    r"en train de|en cours|encore la|toujours la|vite|au secours|a l aide|venez)\b"
+    r"en train de|en cours|encore la|toujours la|(?<!plus )vite|au secours|a l aide|venez)\b"
 )
 _CAN_NOT_SPEAK = _p(
     r"\b(?:(?:ne )?(?:peux|peut|pouvons) pas parler|sourd|sourde|sourds|malentendant|"
@@ -308,15 +315,31 @@ _CUES: tuple[_Cue, ...] = (
         "le feu prend",
         "fire",
         r"\b(?:le|du|un) feu (?:a pris|a prit|prend|se propage|gagne|s etend|arrive|"
-        r"se rapproche|repart|part|est dans|est chez|est au|est a|dans|chez|partout|"
-        r"qui part|qui se propage|qui arrive)\b",
+        r"se rapproche|repart|part|est dans|est chez|est au|est a|qui part|qui se propage|"
+        r"qui arrive)\b",
         acute=True,
     ),
-    _cue("en feu", "fire", r"\b(?:est|sont|etait|tout) en feu\b|\ben flammes?\b", acute=True),
+    _cue(
+        "en feu",
+        "fire",
+        r"\b(?:est|sont|etait|tout|voiture|maison|immeuble) en feu\b|\ben flammes?\b"
+        r"|\bfeux? (?:dans|chez|au|a la|a l|sur|partout)\b(?! (?:la|le|ma|sa|une|un|l|mon|"
+        r"son|notre) (?:cheminee|poele|insert|barbecue|foyer|brasero|four|rouge|vert)\b)"
+        r"(?! (?:rouge|vert|orange|tricolore|du carrefour|de l avenue|de la rue)\b)"
+        r"|\ble feu s est declare\b|\b(?:depart|debut) (?:de feu|d incendie)\b"
+        r"|\b(?:odeur de|sent le|sens le|ca sent le) (?:brule|crame|roussi)\b"
+        r"|\b(?:plein|pleine|pleins|remplie?|envahie?) de flam+es\b",
+        acute=False,
+        not_before=r"\b(?:nid de poule|trou|passage pieton|radar|camera|panneau|attendre|"
+        r"arrete|grille|stop|cuisson|cuire|faire cuire|bois|buches|allumer|allume|"
+        r"entretenir|entretien|dossier|boite mail|mail|mails|telephone|standard|agenda|"
+        r"planning|tete|cerveau|bouche|gorge|pieds|joues|visage|peux|puis je|peut on|"
+        r"droit de)(?: [a-z]+){0,3}",
+    ),
     _cue(
         "pris feu",
         "fire",
-        r"\b(?:pris|prit|prend|prendre|prennent) feu\b|\bmis le feu\b|\bmet le feu\b",
+        r"\b(?:pris|prit|prend|prendre|prennent) feux?\b|\bmis le feu\b|\bmet le feu\b",
         acute=False,
     ),
     _cue(
@@ -370,6 +393,7 @@ _CUES: tuple[_Cue, ...] = (
         r"\b(?:une|grosse|forte|enorme|violente) explosion\b(?! (?:des|de la|du) "
         r"(?:tarifs|prix|factures|loyers|impots|couts|depenses|charges|taxes|demandes|"
         r"naissances|cas)\b)"
+        r"|\bexplosion (?:de gaz|dans|chez|rue|au|a la|a l|en cours)\b"
         r"|\b(?:bouteille de gaz|chaudiere|transformateur|batterie|cocotte|ballon|cuve|"
         r"citerne|multiprise|compteur|gazinière|gaziniere|voiture|immeuble|usine) "
         r"(?:a |vient d |qui a )?explose\b",
@@ -382,7 +406,8 @@ _CUES: tuple[_Cue, ...] = (
         r"maison|appartement|garage|cave|grange|camion|bus|scooter|cuisine|friteuse|"
         r"cheminee|paille|haie)\b",
         acute=False,
-        not_before=r"\b(?:faire|faire un|allumer|allumer un|peut on faire un|un)",
+        not_before=r"\b(?:faire|allumer|interdiction|interdit|interdits|risque|risques|"
+        r"prevention|lutte contre|contre les)(?: un| des| de| du| les| le)?",
     ),
     # ---- gas --------------------------------------------------------------------------
     _cue(
@@ -447,7 +472,12 @@ _CUES: tuple[_Cue, ...] = (
         r"piegee|pieges|piegees|refugie|refugiee|refugies|refugiees|prise?s?) "
         r"(?:par l eau|par les eaux|dans l eau|par la crue|sur le toit|a l etage|"
         r"sur (?:le|un) toit)\b|\bdigue (?:a cede|cede|a lache|lache|s est rompue)\b"
-        r"|\bdans l eau avec\b|\bau milieu de l eau\b",
+        r"|\bdans l eau avec\b|\bau milieu de l eau\b"
+        r"|\b(?:crue|eau|riviere|courant|vague|vagues|torrent|flots) (?:emporte|emportent|"
+        r"a emporte|ont emporte|entraine)\b|\b(?:des gens|des personnes|on est|nous sommes|"
+        r"sont|refugies|refugiees) sur (?:le|les) toits?\b"
+        r"|\bde l eau jusqu (?:aux|a la|au)\b|\b(?:est|sont) sous l eau\b"
+        r"|\bsorti\w* de son lit\b",
         acute=True,
     ),
     # ---- violence ---------------------------------------------------------------------
@@ -457,7 +487,7 @@ _CUES: tuple[_Cue, ...] = (
         r"\b(?:me|m|nous) (?:frappe|frappent|frapper|frap|tape|tapent|bat|battent|tabasse|"
         r"tabassent|cogne|cognent|etrangle|etranglent|viole|violent|attaque|attaquent|"
         r"agresse|agressent|poignarde|gifle|giflent|brutalise|brutalisent|sequestre|"
-        r"sequestrent|tire dessus|tirent dessus|etouffe)\b(?! (?:sur les nerfs|sur le "
+        r"sequestrent|tire dessus|tirent dessus|etouffe|tap)\b(?! (?:sur les nerfs|sur le "
         r"systeme|a la porte))",
         acute=True,
         not_before=r"\b(?:ca|cela|ce dossier|cette|ce|loyer|augmentation|facture|prix|"
@@ -477,8 +507,15 @@ _CUES: tuple[_Cue, ...] = (
         r"violer|braquer|tirer dessus|planter)\b"
         r"|\bvient de (?:me|nous|la|le|l) (?:frapper|pousser|gifler|etrangler|poignarder|"
         r"agresser|attaquer|violer|tabasser)\b"
-        r"|\b(?:se|me|te|nous) (?:fait|font|fais|faisons) (?:agresser|tabasser|frapper|"
-        r"attaquer|violer|braquer|poignarder|lyncher|tirer dessus)\b",
+        r"|\b(?:se|me|te|nous) (?:fait|font|fais|faisons|faire) (?:agresser|tabasser|frapper|"
+        r"attaquer|violer|braquer|poignarder|lyncher|tirer dessus|taper dessus)\b"
+        r"|\b(?:battu|battue|battus|frappe|frappee|tabasse|tabassee|violee|agressee|"
+        r"etranglee|sequestree|menacee|brutalisee) par (?:mon|ma|son|sa|un|une|des|le|la|"
+        r"les|leur|notre|deux|plusieurs)\b"
+        r"|\b(?:je suis|je subis|je vis|subis|victime de) (?:des )?violences? (?:conjugales?|"
+        r"de mon|de ma|familiales?|a la maison)\b"
+        r"|\b(?:mari|conjoint|compagnon|copain|ex|femme|compagne|copine|pere|beau pere) "
+        r"(?:est|devient|est devenu|redevient) (?:tres )?violent\w*\b",
         acute=False,
         not_before=r"\b(?:chien|chat|serpent|guepe|frelon|tique|moustique)(?: [a-z]+){0,2}",
     ),
@@ -521,7 +558,8 @@ _CUES: tuple[_Cue, ...] = (
         r"|\b(?:sorti|sort|sortir|brandit|brandi|pointe|braque) (?:un|une|son|sa|des|ses) "
         r"{WEAPON}\b"
         r"|\b(?:avec|armes? d|arme d|sous la menace d) (?:un|une|des|son|sa|ses|leur|leurs)"
-        r" {WEAPON}\b",
+        r" {WEAPON}\b|\b{WEAPON} (?:sous|sur|contre) (?:la|ma|sa|ta) (?:gorge|tempe|tete|"
+        r"ventre|dos|cou)\b",
         acute=False,
         not_before=r"\b(?:transporter|declarer|acheter|vendre|ranger|chasser|chasse|"
         r"chasseurs?|tir|peut on|faut il|police municipale|policiers|gendarmes|agents|"
@@ -533,6 +571,8 @@ _CUES: tuple[_Cue, ...] = (
         r"\bcoups? de (?:feu|fusil|pistolet|couteau|poing dans)\b|\bdes tirs\b|\bfusillade\b"
         r"|\b(?:on|ca|ils|il) (?:tire|tirent) (?:sur|en l air|partout|dans|dessus)\b"
         r"|\b(?:tire|tirent) sur (?:les|des|nous|moi|quelqu un|la|le|un|une)\b"
+        r"|\b(?:tirer|tire|tirent|tirait) sur (?:un|une|des|le|la|les|mon|ma|son|sa)? ?"
+        r"(?:{PERSON}|gens|passants|policiers?|foule)\b"
         r"|\b(?:on|ca|ils|il) tire(?:nt)?\b(?= \.|\s*$)|\bpoignard\w*\b|\begorg\w*\b",
         acute=False,
     ),
@@ -548,7 +588,10 @@ _CUES: tuple[_Cue, ...] = (
         r"planter|poignarder|frapper|faire du mal)\b"
         r"|\bdit qu (?:il|elle) (?:va|allait|vas|vais) (?:me|nous|la|le|te|les|l) tuer\b"
         r"|\b(?:me|nous|la|le|te|les|l) (?:tuera|tuerai|tuerais|tuerait|tueront|butera)\b"
-        r"|\b(?:me|nous) menacen?t?\b(?= (?:\.|,|et|avec|encore|de mort)\b|\s*$)",
+        r"|\b(?:me|nous) menacen?t?\b(?= (?:\.|,|et|avec|encore|de mort)\b|\s*$)"
+        r"|\bmenacen?t? (?:les|des|une|un|la|le|tout le monde) (?:passants|gens|clients|"
+        r"personnes|monde|caissiere|caissier|vendeur|vendeuse|enfants|femme|homme|eleves|"
+        r"voyageurs|employes)\b",
         acute=False,
     ),
     _cue(
@@ -572,7 +615,12 @@ _CUES: tuple[_Cue, ...] = (
         r"chez nous|dans (?:ma|la|notre) maison|dans mon (?:appartement|appart|jardin|garage)|"
         r"dans l appartement)\b"
         r"|\b(?:cambrioleurs?|voleurs?|intrus) (?:sont|est) (?:encore |toujours )?(?:la|dans|"
-        r"chez|en train)\b|\bcambriol\w* en cours\b|\bon me cambriole\b",
+        r"chez|en train)\b|\bcambriol\w* en cours\b|\bon me cambriole\b"
+        r"|\b(?:il y a|y a|ya) (?:un|des|une) (?:cambrioleurs?|voleurs?|intrus|inconnus?|"
+        r"inconnue|hommes?|individus?|gens|personnes?|mecs?|types?) (?:cagoules? )?(?:dans|chez)"
+        r" (?:ma|mon|la|notre|moi|nous|l)\b|\bbraquage\b|\bbraque\w* (?:la|le|une|un)\b"
+        r"|\bprise? d otages?\b|\b(?:pris|prise|pris) en otages?\b|\battentat\b"
+        r"|\bterroristes?\b|\bcolis suspect\b|\balerte a la bombe\b",
         acute=True,
     ),
     _cue(
@@ -600,8 +648,9 @@ _CUES: tuple[_Cue, ...] = (
     _cue(
         "ne respire plus",
         "medical",
-        r"\b(?:ne |n )?respire (?:plus|pas|mal|difficilement|tres mal|bizarrement|"
-        r"avec difficulte|tres fort|fort|a peine|tres vite|de travers)\b"
+        r"\b(?:ne |n )?respir(?:e|er|ent)? (?:presque |quasiment |quasi |pratiquement )?"
+        r"(?:plus|pas|mal|difficilement|tres mal|bizarrement|avec difficulte|tres fort|fort|"
+        r"a peine|tres vite|de travers)\b"
         r"|\b(?:arrive|arrivent|peut|peux|parvient|parviens|arrivons) (?:plus|pas) a "
         r"respirer\b|\b(?:du|beaucoup de) mal a respirer\b|\bdifficultes? a respirer\b"
         r"|\b(?:s|j|il|elle|bebe|bb) (?:etouffe|etouffent|suffoque|suffoquent)\b"
@@ -640,7 +689,7 @@ _CUES: tuple[_Cue, ...] = (
         r"|\bpar terre (?:et )?(?:il |elle )?(?:ne |n )?(?:repond|bouge|respire|reagit)\b"
         r"|\b(?:ne |n )?(?:se )?(?:releve|relever|lever) (?:pas|plus)\b"
         r"|\b(?:ne peut|ne peux|peut|peux|n arrive|arrive) (?:plus|pas) (?:a )?(?:se "
-        r"relever|se lever|bouger|me relever|me lever)\b",
+        r"relever|se lever|bouger|me relever|me lever|la relever|le relever|les relever)\b",
         acute=True,
         not_before=r"\b(?:prix|tarifs|marche|bourse|moral|plafond|toit|mur|pont|immeuble|"
         r"menace de)(?: [a-z]+){0,1}",
@@ -706,6 +755,19 @@ _CUES: tuple[_Cue, ...] = (
         acute=False,
     ),
     _cue(
+        "blesse",
+        "medical",
+        r"\b(?:il y a|y a|ya) (?:un|une|des|plusieurs|deux|trois) (?:[a-z]+ )?bless\w*\b"
+        r"|\b(?:un|des|plusieurs) bless\w* (?:grave|graves|par terre|au sol|dans|sur|ici|la)\b"
+        r"|\b(?:s est|me suis|je me suis|se sont) casse\w* (?:la|le|les) (?:jambe|bras|"
+        r"cheville|hanche|col du femur|dos|nuque|cou|colonne|bassin)\b"
+        r"|\bhypoglycemi\w*\b|\bfait une hypo\b|\bmordu\w* par (?:un|une) (?:vipere|"
+        r"serpent)\b|\b(?:cogne|tape|frappe) (?:la|sa) tete\b.{0,40}\b(?:vomi\w*|somnol\w*|"
+        r"inconscient\w*|saign\w*|ne repond)\b|\btraumatisme cranien\b"
+        r"|\ben train de mourir\b|\baccouche\b(?= \.|\s*$)",
+        acute=False,
+    ),
+    _cue(
         "convulsions",
         "medical",
         r"\bconvuls\w*\b|\bconvult\w*\b|\bcrise d (?:epilepsie|asthme)\b"
@@ -757,7 +819,7 @@ _CUES: tuple[_Cue, ...] = (
         "poisoning",
         r"\b(?:avale|avalee|avaler|avalait|bu|boit|bois|mange|mangee|manger|ingere|"
         r"ingurgite|lech\w*|croque|croquer|inhale|respire|mis dans sa bouche|mordu dans|"
-        r"goute|sniffe)(?: [a-z]+){0,4} {TOXIC}\b"
+        r"goute|sniffe|pris|consomme)(?: [a-z]+){0,4} {TOXIC}\b"
         r"|\b(?:avale|avalee|avaler|avalait|pris|prise|prendre|bu|mange|ingere) (?:de la |du "
         r"|des |de l |une |un |d |plusieurs |trop de |plein de |beaucoup de |\d+ |dix |vingt "
         r"|une dizaine de |toute la boite de |toute une boite de |une boite de |une plaquette "
@@ -805,9 +867,16 @@ _CUES: tuple[_Cue, ...] = (
         r"(?:pont|fenetre|balcon|toit|immeuble|falaise|viaduc)\b"
         r"|\b(?:lettre|message|mot|mots|lettres|messages) d adieu\b"
         r"|\bpersonne ne (?:me regrettera|va me regretter)\b|\bscarifi\w*\b"
-        r"|\bvie n a plus (?:de|aucun) sens\b|\bveut se tuer\b|\bva se tuer\b"
+        r"|\bvie n a plus (?:de|aucun) sens\b"
+        r"|\b(?:va|veut|voulait|allait|vont|veulent|voudrait|compte) se "
+        r"(?:tuer|suicider|pendre|jeter|foutre en l air|faire du mal)\b"
         r"|\b(?:parle|parlent|menace|menacent) de (?:se tuer|mourir|se pendre|en finir)\b"
-        r"|\bm ouvrir les veines\b|\bpreparer? une corde\b",
+        r"|\bm ouvrir les veines\b|\bpreparer? une corde\b"
+        r"|\bpour (?:mourir|me tuer|en finir|me suicider|me pendre)\b"
+        r"|\b(?:veux|vais|voudrais) disparaitre\b(?! (?:des|de la|du|de) )"
+        r"|\bdisparaitre pour toujours\b|\bidees? de mort\b"
+        r"|\bje ne vois (?:plus|pas|aucune) (?:d )?(?:issue|solution|raison de vivre)\b"
+        r"|\bplus (?:aucune )?raison de vivre\b",
         acute=True,
         not_before=r"\b(?:prevention du|prevention|journee|conference|groupe|deuil apres un)"
         r"(?: [a-z]+){0,1}",
@@ -843,8 +912,8 @@ _CUES: tuple[_Cue, ...] = (
     _cue(
         "aidez moi vite",
         "danger",
-        r"\baidez (?:moi|nous)\b(?: [a-z]+){0,3} (?:vite|urgent|urgence|danger)\b"
-        r"|\bvite\b(?: [a-z]+){0,2} aidez (?:moi|nous)\b|\bvenez vite\b|\bvite vite\b"
+        r"\baide[zr]? (?:moi|nous)\b(?: [a-z]+){0,3} (?:vite|urgent|urgence|danger)\b"
+        r"|\bvite\b(?: [a-z]+){0,2} aide[zr]? (?:moi|nous)\b|\bvenez vite\b|\bvite vite\b"
         r"|\bvenir vite\b|^ (?:c est )?(?:une )?urgence(?: vite)? (?:\. )?$"
         r"|^ c est une urgence(?: s il vous plait)? (?:\. )?$|\bc est tres grave\b",
         acute=True,
@@ -876,7 +945,7 @@ _CUES: tuple[_Cue, ...] = (
         r"pieges|piegees|enseveli|ensevelie|ensevelis|prisonnier|prisonniere|enferme|"
         r"enfermee|enfermes) (?:sous|dans (?:l ascenseur|un ascenseur|les decombres|la "
         r"tranchee|la voiture|sa voiture|leur voiture|une voiture|la maison|leur maison|sa "
-        r"maison|leurs caravanes|la caravane|la boue|la falaise|le puits|la neige|la glace|"
+        r"maison|leurs maisons|leurs voitures|leurs caravanes|la caravane|la boue|la falaise|le puits|la neige|la glace|"
         r"une grotte|la grotte|un puits|un trou|le trou|la cave|un congelateur|une "
         r"machine)|par (?:les flammes|le feu|la fumee)|sur (?:la falaise|la glace|une "
         r"corniche|une paroi))\b|\bpris au piege\b|\bsous les decombres\b|\bensevel\w*\b",
@@ -897,6 +966,8 @@ _CUES: tuple[_Cue, ...] = (
         r"\btombe\w* (?:dans|sur) (?:le|la|les|l|un|une) (?:riviere|canal|lac|puits|rails|"
         r"voie|voies|eau|piscine|mer|seine|loire|fleuve|etang|trou|ravin|precipice|fosse|"
         r"bassin|ruisseau|port|quai|torrent|gouffre|citerne|silo)\b"
+        r"|\b(?:{PERSON})(?: [a-z0-9]+){0,3} (?:est |sont )?tombe\w* a l eau\b|\b(?:perdu|perdue|perdus|perdues) (?:en|dans la|dans les|"
+        r"dans le) (?:foret|montagne|bois|neige|mer|grotte)\b"
         r"|\bse noi\w*\b|\ben train de (?:se )?noyer\b|\ben train de couler\b|\bn a plus pied\b"
         r"|\b(?:la glace|l etang|le lac) (?:qui )?craque\b|\bsous la glace\b"
         r"|\b(?:mur|balcon|toit|plafond|chapiteau|tribune|echafaudage|immeuble|batiment|"
@@ -942,7 +1013,8 @@ _CUES: tuple[_Cue, ...] = (
         r"|\b{CHILD} (?:est |sont |se fait |se font )?(?:battu|battue|battus|battues|"
         r"maltraite|maltraitee|maltraites|frappe|frappee|frappes|secoue|secouee|brutalise\w*|"
         r"tabasse\w*|abuse|abusee|violente|violentee|enferme|enfermee|enfermes|attache|"
-        r"attachee)\b|\bmaltrait\w*\b|\ba des bleus partout\b|\bcoup de ceinture\b",
+        r"attachee)\b|\bmaltrait\w*\b|\ba des bleus partout\b|\bcoups? de ceinture\b"
+        r"|\battouchements?\b|\babus sexuels?\b|\babuse sexuellement\b|\binceste\b",
         acute=True,
         not_before=r"\b(?:prevention|formation|conference|atelier|contre la|sur la|"
         r"lutte contre la|signaler une?|qu est ce que la)(?: [a-z]+){0,1}",
@@ -952,10 +1024,12 @@ _CUES: tuple[_Cue, ...] = (
         "child",
         r"\b{CHILD}\b(?: [a-z0-9]+){0,5} (?:seul|seule|seuls|seules|tout seul|toute seule|"
         r"tous seuls|enferme|enfermee|enfermes|oublie|oubliee|oublies|abandonne|abandonnee|"
-        r"abandonnes)(?: [a-z]+){0,2} (?:dans (?:une|la|sa|leur|un) (?:voiture|vehicule|"
-        r"camion)|sur (?:un|le|leur|son) (?:balcon|toit|rebord)|au bord|sur le quai|depuis|"
-        r"au soleil|en plein soleil|dans la rue|sur la route|qui pleure|pleure|pleurent|"
-        r"crie|hurle)\b"
+        r"abandonnes|perdu|perdue|perdus)(?: [a-z]+){0,2} (?:dans (?:une|la|sa|leur|un) (?:voiture|vehicule|"
+        r"camion)|sur (?:un|le|leur|son) (?:balcon|toit|rebord|parking|quai|trottoir)|au bord|"
+        r"sur le quai|depuis (?:hier|ce matin|cette nuit|des heures|deux|trois|quatre|"
+        r"plusieurs|\d+)|au soleil|en plein soleil|dans la rue|sur la route|qui pleure|"
+        r"pleure|pleurent|crie|hurle|dans (?:le|la|un|une) (?:magasin|supermarche|centre "
+        r"commercial|gare|foret|bois))\b"
         r"|\bpeur pour (?:l enfant|le bebe|les enfants|la petite|le petit|ma fille|mon fils|"
         r"ses enfants|leur enfant|leurs enfants|mes enfants|son fils|sa fille)\b",
         acute=True,
@@ -968,7 +1042,8 @@ def _canonical(text: str) -> str:
     folded = re.sub(r"[.!?;:\n]+", " . ", folded)
     folded = folded.replace(",", " , ")
     folded = re.sub(r"[^a-z0-9., ]+", " ", folded)
-    return " " + " ".join(folded.split()) + " "
+    words = [cue_word_for(word) or word for word in folded.split()]
+    return " " + " ".join(words) + " "
 
 
 class _Context:
@@ -987,17 +1062,27 @@ class _Context:
         self.family = bool(_FAMILY_RE.search(text))
         self.child = bool(_CHILD_RE.search(text))
         self.stranger = bool(_STRANGER.search(text))
-        # Sentences: start offsets, and which contain a "now" marker.
+        self.minor = bool(_MINOR.search(text))
+        # Sentence start offsets, and where the "now" markers are.
         self._starts = [0] + [m.end() for m in _SENTENCE.finditer(text)]
-        self._now = {self._sentence(m.start()) for m in _NOW.finditer(text)}
+        self._now = [m.start() for m in _NOW.finditer(text)]
         self._hypotheses = [m.end() for m in _HYPOTHESIS.finditer(text)]
         self._counterfactuals = [m.end() for m in _COUNTERFACTUAL.finditer(text)]
 
     def _sentence(self, position: int) -> int:
         return bisect.bisect_right(self._starts, position) - 1
 
-    def now(self, position: int) -> bool:
-        return self._sentence(position) in self._now
+    def now(self, start: int, end: int) -> bool:
+        """A "now" marker in the same sentence, within 60 characters of the cue: "il y
+        a le feu, vite", not "ma maison a brûlé l'an dernier, maintenant je cherche"."""
+        index = bisect.bisect_left(self._now, start - 60)
+        sentence = self._sentence(start)
+        for position in self._now[index:]:
+            if position > end + 60:
+                return False
+            if self._sentence(position) == sentence:
+                return True
+        return False
 
     def _before_in_sentence(self, markers: list[int], position: int) -> bool:
         """A marker that ends before `position`, in the same sentence."""
@@ -1014,6 +1099,12 @@ class _Context:
 _FAMILY_RE = _p(r"\b{FAMILY}\b")
 _CHILD_RE = _p(
     r"\b(?:mon|ma|mes|son|sa|ses|leur|leurs|notre|nos|l|le|la|les|un|une|cet|cette) {CHILD}\b"
+)
+# The writer is a child: "j'ai 13 ans".
+_MINOR = re.compile(r" (?:j ai (?:[4-9]|1[0-7]) ans|je suis (?:mineur|mineure))\b")
+_ANIMAL_SUBJECT = re.compile(
+    r" (?:chat|chats|chien|chiens|chienne|chaton|chiot|cheval|animal|animaux|lapin|"
+    r"hamster|perroquet|oiseau|poule|tortue|vache|mouton|chevre)\b(?: [a-z]+){0,3}$"
 )
 # Violence from a stranger, or in a public place, is not presumed domestic.
 _STRANGER = _p(
@@ -1049,7 +1140,11 @@ def _kept(cue: _Cue, kind: str, match: re.Match[str], ctx: _Context) -> bool:
         return False
     if ctx.counterfactual_before(start):
         return False
-    if ctx.now(start):
+    if kind in ("medical", "poisoning") and _ANIMAL_SUBJECT.search(
+        " " + ctx.text[max(0, start - 40) : start].rstrip()
+    ):
+        return False  # "mon chien s'étouffe": a vet, not the SAMU
+    if ctx.now(start, match.end()):
         return True
     if ctx.distant_past:
         return False
@@ -1077,7 +1172,7 @@ def detect_emergency(text: str) -> Emergency | None:
                 break
     if not kinds:
         return None
-    if ctx.child and "child" not in kinds and {"violence", "domestic"} & set(kinds):
+    if (ctx.child or ctx.minor) and "child" not in kinds and {"violence", "domestic"} & set(kinds):
         kinds.append("child")
     kinds.sort(key=KINDS.index)
     keys = primary_keys(kinds)
