@@ -9,18 +9,38 @@ apostrophes. Two functions, shared by the emergency detector, the NLU and retrie
   with its punctuation kept, so it can be tokenised like any other folded text.
 
 What `normalise_noisy` rewrites, word by word (a "word" is a run of letters and
-digits, with inner apostrophes: ``j'ai``, ``aujourd'hui`` are one word):
+digits with inner apostrophes: ``j'ai``, ``aujourd'hui`` are one word):
 
-| family | examples (input → output) | rule |
-|---|---|---|
-| SMS abbreviations | ``stp`` → s'il te plait, ``svp`` → s'il vous plait, ``bjr`` → bonjour, ``slt`` → salut, ``dc`` → donc, ``tjr`` → toujours, ``qd``/``kan`` → quand, ``pk``/``pq`` → pourquoi, ``bcp`` → beaucoup, ``qqn`` → quelqu'un, ``pb`` → probleme, ``rdv`` → rendez-vous, ``ds`` → dans, ``pr`` → pour, ``tt`` → tout, ``mtn`` → maintenant, ``auj`` → aujourd'hui, ``dsl`` → desole | `_WORDS`, whole word only |
-| phonetic spelling | ``ke``/``k`` → que, ``ki`` → qui, ``kel`` → quel, ``koi`` → quoi, ``cmt``/``comen`` → comment, ``kom`` → comme, ``fé`` → fait, ``jé`` → j'ai, ``ché`` → chez, ``é`` → est, ``mwa`` → moi, ``o`` → au, ``plu`` → plus, ``pa`` → pas, ``ya`` → il y a | `_WORDS`, `_ACCENTED` (needs the accent: ``me`` stays the pronoun) |
-| contracted pronoun + verb | ``jveu``/``jvx`` → je veux, ``jpeu`` → je peux, ``jsui``/``chui`` → je suis, ``jai`` → j'ai, ``j'sais`` → je sais, ``jsp`` → je ne sais pas | `_WORDS`, then any ``j`` + consonant word (no French word starts so) is split, its verb fixed by `_AFTER_JE` |
-| one letter in context | ``c`` → c'est, ``g`` → j'ai, ``e`` → est, ``k`` → que, ``o`` → au | not after a label noun (``vitamine c``, ``permis c``, ``batiment g``), a digit (``5 g``) or inside ``e-mail`` |
-| ambiguous words in context | ``sa`` → ca before a verb (``sa brule``, not ``sa femme``); ``ma`` → m'a after a subject or before a participle (``il ma frappe``, not ``ma mere``); ``plu`` stays after ``a`` (``il a plu``); ``mr`` → merci at the end or before ``bcp``, else monsieur; ``peu``/``ve``/``sui`` → peux/veux/suis after ``je`` | `_rewrite` |
-| repeated letters | ``secouuurs`` → secours, ``allooo`` → allo, ``viiite`` → vite | runs of 3+ letters squeezed to one; exactly ``eee`` stays (``creee`` is créée) |
-| frequent misspellings, dropped or doubled letters | ``identiter`` → identite, ``pasport`` → passeport, ``naissanse`` → naissance, ``urgense`` → urgence, ``apeler`` → appeler, ``vitte`` → vite, ``quelqun`` → quelqu'un, ``secour`` → secours, ``incendi`` → incendie | `_WORDS` |
-| capitals, accents | ``L'ÉCOLE`` → l'ecole | `fold` |
+- SMS abbreviations (`_WORDS`, whole words only): ``stp`` → s'il te plait, ``svp`` →
+  s'il vous plait, ``bjr`` → bonjour, ``slt`` → salut, ``dc`` → donc, ``tjr`` →
+  toujours, ``qd``/``kan`` → quand, ``pk``/``pq`` → pourquoi, ``bcp`` → beaucoup,
+  ``qqn`` → quelqu'un, ``pb`` → probleme, ``rdv`` → rendez-vous, ``ds`` → dans, ``pr``
+  → pour, ``tt`` → tout, ``mtn`` → maintenant, ``auj`` → aujourd'hui, ``dsl`` → desole.
+- Phonetic spelling (`_WORDS`; `_ACCENTED` for those that need their accent, since
+  ``me``, ``se``, ``je`` are ordinary words): ``ke``/``k`` → que, ``ki`` → qui, ``kel``
+  → quel, ``koi`` → quoi, ``cmt``/``comen`` → comment, ``kom`` → comme, ``fé`` → fait,
+  ``jé`` → j'ai, ``ché`` → chez, ``é`` → est, ``sé`` → c'est / s'est, ``mwa`` → moi,
+  ``o`` → au, ``plu`` → plus, ``pa`` → pas, ``ya`` → il y a.
+- Pronoun and verb run together: ``jveu``/``jvx`` → je veux, ``jpeu`` → je peux,
+  ``jsui``/``chui`` → je suis, ``jai`` → j'ai, ``j'sais`` → je sais, ``jsp`` → je ne
+  sais pas; any other ``j`` + consonant word with a vowel (no French word starts so)
+  is split, its verb fixed by `_AFTER_JE` (``je peu`` → je peux). ``JDC`` stays.
+- One letter in context: ``c`` → c'est, ``g`` → j'ai, ``e`` → est, ``k`` → que, ``o``
+  → au; not after a label noun (``vitamine c``, ``permis c``, ``batiment g``), next to
+  a digit (``5 g``) or attached by ``-./()@`` (``e-mail``, ``decede(e)``).
+- Ambiguous words, by their neighbours: ``sa`` → ca before a verb (``sa brule``, not
+  ``sa femme``); ``ma`` → m'a after a subject or before a participle (``il ma
+  frappe``, not ``ma mere``; ``ma demandé`` needs the accent); ``c'est`` → s'est
+  between a person and a reflexive participle (``elle c'est evanouie``); ``plu`` stays
+  after ``a`` or an article (``il a plu``, ``le PLU``); ``mr`` → merci at the end or
+  before ``bcp``, else monsieur.
+- Repeated letters: runs of three or more squeezed to one (``secouuurs`` → secours,
+  ``viiite`` → vite); exactly ``eee`` stays (``creee`` is créée).
+- Frequent misspellings, dropped or doubled letters (`_WORDS`, also after an elided
+  article): ``identiter`` → identite, ``pasport`` → passeport, ``naissanse`` →
+  naissance, ``urgense`` → urgence, ``apeler`` → appeler, ``vitte`` → vite,
+  ``quelqun`` → quelqu'un, ``secour`` → secours, ``leau`` → l'eau.
+- Capitals and accents: ``L'ÉCOLE`` → l'ecole (`fold`).
 
 Clean text keeps its meaning: on the project's clean question sets, the only words
 rewritten are abbreviations (``svp``, ``rdv``) and real misspellings (measured by
@@ -44,6 +64,7 @@ def fold(text: str) -> str:
 
 # Whole-word rewrites on folded words. Kept to spellings that are not ordinary
 # French words (``cv``, ``ct``, ``ms``, ``mm``, ``ces``, ``ta`` are left alone).
+# fmt: off
 _WORDS: dict[str, str] = {
     # greetings, politeness
     "bjr": "bonjour", "bjour": "bonjour", "bonjoure": "bonjour", "bonjours": "bonjour",
@@ -109,7 +130,7 @@ _WORDS: dict[str, str] = {
     "pa": "pas", "plu": "plus", "tro": "trop", "encor": "encore", "oci": "aussi", "ossi": "aussi",
     "mwa": "moi", "moa": "moi", "twa": "toi", "toa": "toi",
     "fe": "fait", "fr": "faire", "fo": "faut", "fodrait": "faudrait", "dla": "de la",
-    "vnez": "venez", "venne": "venez", "aider": "aider",
+    "vnez": "venez", "venne": "venez",
     # frequent misspellings: dropped, doubled or swapped letters
     "identiter": "identite", "identitee": "identite", "indentite": "identite",
     "pasport": "passeport", "passport": "passeport", "paseport": "passeport",
@@ -141,7 +162,7 @@ _WORDS: dict[str, str] = {
     "frap": "frappe", "frape": "frappe", "frapee": "frappee", "fai": "fait",
     "produi": "produit", "innondation": "inondation", "innonde": "inonde",
     "innondee": "inondee", "brulle": "brule", "fummee": "fumee", "acident": "accident",
-    "accidant": "accident", "ambulence": "ambulance", "copin": "copain", "copine": "copine", "toillettes": "toilettes",
+    "accidant": "accident", "copin": "copain", "copine": "copine", "toillettes": "toilettes",
     # elided article glued to its noun ("leau monte", "coince a letage")
     "leau": "l'eau", "letage": "l'etage", "limmeuble": "l'immeuble",
     "lascenseur": "l'ascenseur", "lecole": "l'ecole", "lhopital": "l'hopital",
@@ -152,22 +173,51 @@ _WORDS: dict[str, str] = {
     "jle": "je le", "jla": "je la", "jlui": "je lui", "jte": "je te", "jme": "je me",
     "jvous": "je vous", "jles": "je les",
 }
+# fmt: on
 
 # Spellings recognised only with their accent: folded, they are ordinary words
 # (``me``, ``se``, ``je``, ``te``).
 _ACCENTED: dict[str, str] = {
-    "é": "est", "fé": "fait", "jé": "j'ai", "ché": "chez", "mé": "mais", "té": "t'es",
-    "vré": "vrai", "jamé": "jamais", "cé": "c'est", "voudré": "voudrais",
-    "pouvé": "pouvez", "vené": "venez",
+    "é": "est",
+    "fé": "fait",
+    "jé": "j'ai",
+    "ché": "chez",
+    "mé": "mais",
+    "té": "t'es",
+    "vré": "vrai",
+    "jamé": "jamais",
+    "cé": "c'est",
+    "voudré": "voudrais",
+    "pouvé": "pouvez",
+    "vené": "venez",
 }
 
 # After ``je``: the verb form the writer meant.
 _AFTER_JE: dict[str, str] = {
-    "veu": "veux", "vx": "veux", "ve": "veux", "veut": "veux", "v": "vais", "vai": "vais",
-    "peu": "peux", "px": "peux", "pe": "peux", "peut": "peux",
-    "sui": "suis", "sai": "sais", "sait": "sais", "fai": "fais", "fait": "fais",
-    "doi": "dois", "doit": "dois", "croi": "crois", "croit": "crois", "voi": "vois",
-    "comprend": "comprends", "pren": "prends", "prend": "prends", "trouv": "trouve",
+    "veu": "veux",
+    "vx": "veux",
+    "ve": "veux",
+    "veut": "veux",
+    "v": "vais",
+    "vai": "vais",
+    "peu": "peux",
+    "px": "peux",
+    "pe": "peux",
+    "peut": "peux",
+    "sui": "suis",
+    "sai": "sais",
+    "sait": "sais",
+    "fai": "fais",
+    "fait": "fais",
+    "doi": "dois",
+    "doit": "dois",
+    "croi": "crois",
+    "croit": "crois",
+    "voi": "vois",
+    "comprend": "comprends",
+    "pren": "prends",
+    "prend": "prends",
+    "trouv": "trouve",
 }
 
 # Nouns a single letter can follow as a label: "vitamine c", "permis c", "bâtiment g".
@@ -210,6 +260,13 @@ _ACCENTED_PARTICIPLES = frozenset(
 )
 
 _SUBJECTS = frozenset("il elle on qui ca cela ils elles".split())
+_ELISIONS = frozenset("d l j m t s n c qu jusqu lorsqu puisqu".split())
+_PERSON_SUBJECTS = frozenset(
+    """
+    il elle on ils elles fille fils mere pere mari femme enfant bebe voisin voisine ami amie
+    copain copine frere soeur maman papa mamie papi monsieur dame homme personne
+    """.split()
+)
 # Participles of reflexive verbs: after a subject, "c'est" is a misspelt "s'est".
 _REFLEXIVE_PARTICIPLES = frozenset(
     """
@@ -244,7 +301,7 @@ def _fold_word(word: str) -> str:
     return _squeeze(word if word.isascii() else fold(word))
 
 
-def _rewrite(  # noqa: PLR0911 - one rule per family of spellings
+def _rewrite(
     raw: str, word: str, prev: str, nxt: str, nxt_raw: str, sep_after: str, sep_before: str
 ) -> str:
     """One word in its context (`raw` lowercase with accents, `word` folded); returns
@@ -256,7 +313,13 @@ def _rewrite(  # noqa: PLR0911 - one rule per family of spellings
     if raw == "sé":
         return "s'est" if prev in _SUBJECTS else "c'est"
     # Part of an address, a domain, an e-mail or "decede(e)": not an SMS word.
-    attached = sep_after[:1] in ("-", ".", "/", ")", "@") or sep_before[-1:] in ("-", ".", "/", "(", "@")
+    attached = sep_after[:1] in ("-", ".", "/", ")", "@") or sep_before[-1:] in (
+        "-",
+        ".",
+        "/",
+        "(",
+        "@",
+    )
     labelled = prev in _LABELS or bool(_DIGIT.search(prev)) or bool(_DIGIT.search(nxt))
     if prev == "je" and word in _AFTER_JE:
         return _AFTER_JE[word]
@@ -264,7 +327,7 @@ def _rewrite(  # noqa: PLR0911 - one rule per family of spellings
         if attached or labelled:
             return word
         return {"c": "c'est", "g": "j'ai", "e": "est", "k": "que", "o": "au"}.get(word, word)
-    if word == "c'est" and nxt in _REFLEXIVE_PARTICIPLES and prev not in ("", "ca", "cela", "ce", "qui"):
+    if word == "c'est" and nxt in _REFLEXIVE_PARTICIPLES and prev in _PERSON_SUBJECTS:
         return "s'est"  # "elle c'est evanouie": the writer meant "s'est"
     if word == "sa" and (nxt in _SA_VERBS or nxt.startswith(("m'", "t'", "n'", "s'"))):
         return "ca"
@@ -288,6 +351,9 @@ def _rewrite(  # noqa: PLR0911 - one rule per family of spellings
         return "y a" if prev == "il" else "il y a"
     if word in _WORDS:
         return _WORDS[word]
+    elided, apostrophe, rest = word.partition("'")
+    if apostrophe and elided in _ELISIONS and rest in _WORDS and " " not in _WORDS[rest]:
+        return elided + "'" + _WORDS[rest]  # "d'identiter" -> d'identite
     match = _J_CONSONANT.match(word)
     rest = match.group(1) if match else ""
     # "jveu", "jbosse", "j'peux"; not acronyms such as "JDC" (no vowel).

@@ -156,6 +156,7 @@ _CLASSES = {
     ),
 }
 
+
 def _p(pattern: str) -> re.Pattern[str]:
     """Compile a pattern written on canonical text, with {CLASS} word classes.
 
@@ -234,7 +235,8 @@ _INFORMATION = _p(
     r"tir sportif|petards|feu d artifice|feux d artifice)\b"
 )
 _RESOLVED = _p(
-    r"\b(?:ete|est|sont|etait) (?:completement |bien |deja )?(?:eteint|eteinte|eteints|maitrise|maitrisee|"
+    r"\b(?:ete|est|sont|etait) (?:completement |bien |deja )?(?:eteint|eteinte|eteints|"
+    r"maitrise|maitrisee|"
     r"repare|reparee|reparees|retrouve|retrouvee|retrouves|evacue|evacuee|securise|"
     r"securisee|rouvert|rouverte|rouverts|remplace|remplacee)\b"
 )
@@ -252,8 +254,7 @@ _CAN_NOT_SPEAK = _p(
     r"malentendante|muet|muette|pas parler fort|je chuchote|ne m entend pas)\b"
 )
 _SENTENCE = re.compile(r" \. ")
-
-
+_CLAUSE = re.compile(r" [.,] ")
 
 
 def _cue(
@@ -371,9 +372,17 @@ _CUES: tuple[_Cue, ...] = (
     _cue(
         "x brule",
         "fire",
-        r"\b{BURNABLE}\b(?: [a-z]+){0,3} (?:qui )?(?:brule|brulent|crame|crament|flambe|"
-        r"flambent|est en train de bruler|sont en train de bruler|en train de bruler)\b",
+        r"\b{BURNABLE}\b(?: [a-z]+){0,3}(?<! a)(?<! ont)(?<! avait)(?<! avaient)(?<! ete)"
+        r" (?:qui )?(?:brule|brulent|crame|crament|flambe|flambent|est en train de bruler|"
+        r"sont en train de bruler|en train de bruler)\b",
         acute=True,
+    ),
+    _cue(
+        "x a brule",
+        "fire",
+        r"\b{BURNABLE}\b(?: [a-z]+){0,3} (?:a|ont|vient de|viennent de) (?:brule|bruler|"
+        r"crame|cramer|flambe|flamber)\b",
+        acute=False,
     ),
     _cue(
         "incendie",
@@ -518,6 +527,15 @@ _CUES: tuple[_Cue, ...] = (
         r"(?:est|devient|est devenu|redevient) (?:tres )?violent\w*\b",
         acute=False,
         not_before=r"\b(?:chien|chat|serpent|guepe|frelon|tique|moustique)(?: [a-z]+){0,2}",
+    ),
+    _cue(
+        "a ete agresse",
+        "violence",
+        r"\b(?:ai|a|avons|ont|avez|as) ete (?:agresse|agressee|agresses|attaque|attaquee|"
+        r"frappe|frappee|poignarde|poignardee|viole|violee|tabasse|tabassee|braque|braquee|"
+        r"etrangle|etranglee|sequestre|sequestree|menace de mort|menacee de mort|battu|"
+        r"battue)\b",
+        acute=False,
     ),
     _cue(
         "frappe quelqu un",
@@ -904,8 +922,9 @@ _CUES: tuple[_Cue, ...] = (
         r"\b(?:au|o) secours?\b|\ba l aide\b(?! (?:de|d|du|des|a|au|aux|pour|financiere|"
         r"sociale|juridictionnelle|alimentaire|personnalisee|au logement)\b)"
         r"|^ (?:sos|aidez moi|aidez nous|aide moi|a l aide|secours)(?: s il vous plait"
-        r"| s il te plait| vite)? (?:\. )?$|\bsos\b(?= \.|\s*$)|^ sos\b" + _SOS_NOT +
-        r"|\bhelp\b(?: [a-z]+){0,3} (?:au secours|vite|urgence|danger|aidez)\b",
+        r"| s il te plait| vite)? (?:\. )?$|\bsos\b(?= \.|\s*$)|^ sos\b"
+        + _SOS_NOT
+        + r"|\bhelp\b(?: [a-z]+){0,3} (?:au secours|vite|urgence|danger|aidez)\b",
         acute=True,
         not_in_text=_ADMIN_HELP,
     ),
@@ -945,7 +964,8 @@ _CUES: tuple[_Cue, ...] = (
         r"pieges|piegees|enseveli|ensevelie|ensevelis|prisonnier|prisonniere|enferme|"
         r"enfermee|enfermes) (?:sous|dans (?:l ascenseur|un ascenseur|les decombres|la "
         r"tranchee|la voiture|sa voiture|leur voiture|une voiture|la maison|leur maison|sa "
-        r"maison|leurs maisons|leurs voitures|leurs caravanes|la caravane|la boue|la falaise|le puits|la neige|la glace|"
+        r"maison|leurs maisons|leurs voitures|leurs caravanes|la caravane|la boue|"
+        r"la falaise|le puits|la neige|la glace|"
         r"une grotte|la grotte|un puits|un trou|le trou|la cave|un congelateur|une "
         r"machine)|par (?:les flammes|le feu|la fumee)|sur (?:la falaise|la glace|une "
         r"corniche|une paroi))\b|\bpris au piege\b|\bsous les decombres\b|\bensevel\w*\b",
@@ -966,8 +986,9 @@ _CUES: tuple[_Cue, ...] = (
         r"\btombe\w* (?:dans|sur) (?:le|la|les|l|un|une) (?:riviere|canal|lac|puits|rails|"
         r"voie|voies|eau|piscine|mer|seine|loire|fleuve|etang|trou|ravin|precipice|fosse|"
         r"bassin|ruisseau|port|quai|torrent|gouffre|citerne|silo)\b"
-        r"|\b(?:{PERSON})(?: [a-z0-9]+){0,3} (?:est |sont )?tombe\w* a l eau\b|\b(?:perdu|perdue|perdus|perdues) (?:en|dans la|dans les|"
-        r"dans le) (?:foret|montagne|bois|neige|mer|grotte)\b"
+        r"|\b(?:{PERSON})(?: [a-z0-9]+){0,3} (?:est |sont )?tombe\w* a l eau\b"
+        r"|\b(?:perdu|perdue|perdus|perdues) (?:en|dans la|dans les|dans le) (?:foret|"
+        r"montagne|bois|neige|mer|grotte)\b"
         r"|\bse noi\w*\b|\ben train de (?:se )?noyer\b|\ben train de couler\b|\bn a plus pied\b"
         r"|\b(?:la glace|l etang|le lac) (?:qui )?craque\b|\bsous la glace\b"
         r"|\b(?:mur|balcon|toit|plafond|chapiteau|tribune|echafaudage|immeuble|batiment|"
@@ -1024,8 +1045,9 @@ _CUES: tuple[_Cue, ...] = (
         "child",
         r"\b{CHILD}\b(?: [a-z0-9]+){0,5} (?:seul|seule|seuls|seules|tout seul|toute seule|"
         r"tous seuls|enferme|enfermee|enfermes|oublie|oubliee|oublies|abandonne|abandonnee|"
-        r"abandonnes|perdu|perdue|perdus)(?: [a-z]+){0,2} (?:dans (?:une|la|sa|leur|un) (?:voiture|vehicule|"
-        r"camion)|sur (?:un|le|leur|son) (?:balcon|toit|rebord|parking|quai|trottoir)|au bord|"
+        r"abandonnes|perdu|perdue|perdus)(?: [a-z]+){0,2} (?:dans (?:une|la|sa|leur|un) "
+        r"(?:voiture|vehicule|camion)|sur (?:un|le|leur|son) (?:balcon|toit|rebord|parking|"
+        r"quai|trottoir)|au bord|"
         r"sur le quai|depuis (?:hier|ce matin|cette nuit|des heures|deux|trois|quatre|"
         r"plusieurs|\d+)|au soleil|en plein soleil|dans la rue|sur la route|qui pleure|"
         r"pleure|pleurent|crie|hurle|dans (?:le|la|un|une) (?:magasin|supermarche|centre "
@@ -1035,6 +1057,7 @@ _CUES: tuple[_Cue, ...] = (
         acute=True,
     ),
 )
+
 
 def _canonical(text: str) -> str:
     """Normalised text with only letters, digits, spaces, " . " and " , "."""
@@ -1063,30 +1086,49 @@ class _Context:
         self.child = bool(_CHILD_RE.search(text))
         self.stranger = bool(_STRANGER.search(text))
         self.minor = bool(_MINOR.search(text))
-        # Sentence start offsets, and where the "now" markers are.
+        # Sentence and clause start offsets; where the "now" and past markers are.
         self._starts = [0] + [m.end() for m in _SENTENCE.finditer(text)]
+        self._clauses = [0] + [m.end() for m in _CLAUSE.finditer(text)]
         self._now = [m.start() for m in _NOW.finditer(text)]
-        self._hypotheses = [m.end() for m in _HYPOTHESIS.finditer(text)]
-        self._counterfactuals = [m.end() for m in _COUNTERFACTUAL.finditer(text)]
+        self._past = sorted(
+            m.start() for pattern in (_DISTANT_PAST, _RECENT_PAST) for m in pattern.finditer(text)
+        )
+        self._hypotheses = [m.start() for m in _HYPOTHESIS.finditer(text)]
+        self._counterfactuals = [m.start() for m in _COUNTERFACTUAL.finditer(text)]
 
     def _sentence(self, position: int) -> int:
         return bisect.bisect_right(self._starts, position) - 1
 
-    def now(self, start: int, end: int) -> bool:
-        """A "now" marker in the same sentence, within 60 characters of the cue: "il y
-        a le feu, vite", not "ma maison a brûlé l'an dernier, maintenant je cherche"."""
-        index = bisect.bisect_left(self._now, start - 60)
-        sentence = self._sentence(start)
-        for position in self._now[index:]:
+    def _clause(self, position: int) -> int:
+        return bisect.bisect_right(self._clauses, position) - 1
+
+    def _nearest(self, markers: list[int], start: int, end: int) -> int | None:
+        """Distance from the cue to the nearest marker of its clause, within 60
+        characters."""
+        clause = self._clause(start)
+        best = None
+        for position in markers[bisect.bisect_left(markers, start - 60) :]:
             if position > end + 60:
-                return False
-            if self._sentence(position) == sentence:
-                return True
-        return False
+                break
+            if self._clause(position) == clause:
+                distance = start - position if position < start else max(0, position - end)
+                best = distance if best is None else min(best, distance)
+        return best
+
+    def now(self, start: int, end: int) -> bool:
+        """A "now" marker in the cue's clause, nearer than any past marker: "il y a le
+        feu vite", "et maintenant ça brûle"; not "a pris feu l'an dernier et
+        maintenant je cherche", nor "a brûlé l'an dernier, je cherche maintenant"."""
+        now = self._nearest(self._now, start, end)
+        if now is None:
+            return False
+        past = self._nearest(self._past, start, end)
+        return past is None or now < past
 
     def _before_in_sentence(self, markers: list[int], position: int) -> bool:
-        """A marker that ends before `position`, in the same sentence."""
-        index = bisect.bisect_right(markers, position) - 1
+        """A marker that starts before `position`, in the same sentence ("s'il y a le
+        feu": the marker "s il" overlaps the cue "il y a le feu")."""
+        index = bisect.bisect_left(markers, position) - 1
         return index >= 0 and self._starts[self._sentence(position)] <= markers[index]
 
     def hypothesis_before(self, position: int) -> bool:
@@ -1112,9 +1154,12 @@ _STRANGER = _p(
     r"bande|voisin|voisine|voisins|passant|client|rue|gare|train|bus|metro|tram|parking|"
     r"parc|bar|place|magasin|supermarche|ecole|college|lycee|boite|soiree|quai|arret)\b"
 )
-# First-person violence cues that, without a stranger, are presumed from a partner or
-# relative ("il m'a frappée", "il me bat"): 3919 is given with 17.
-_INTIMATE_CUES = frozenset({"me frappe", "m a frappe", "sequestre"})
+# Violence done to the writer by "il"/"elle" ("il m'a frappée", "il me bat"), without
+# a stranger or a public place, is presumed from a partner or relative: 3919 with 17.
+_INTIMATE = re.compile(
+    r"^ (?:me|m|nous) (?:a |ont )?(?:encore |deja )?(?:frapp|frap|tap|bat|battu|tabass|cogn|"
+    r"etrangl|gifl|etouff|enferm|sequestr|pouss|brutalis|empeche)"
+)
 
 
 def _kind_of(cue: _Cue, match: re.Match[str], ctx: _Context) -> str:
@@ -1124,7 +1169,7 @@ def _kind_of(cue: _Cue, match: re.Match[str], ctx: _Context) -> str:
         return "child"
     if cue.kind != "violence":
         return cue.kind
-    if ctx.family or (cue.name in _INTIMATE_CUES and not ctx.stranger):
+    if ctx.family or (_INTIMATE.match(match.group()) and not ctx.stranger):
         return "domestic"
     return "violence"
 

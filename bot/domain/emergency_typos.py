@@ -103,64 +103,64 @@ def protected_words(vocabulary: set[str]) -> list[str]:
 # Generated (see the module docstring): real words one edit from a cue word.
 PROTECTED = frozenset(
     """
-    accedent accidenta accidente accidents accoucha accouchee accouchera accouches accoucheur accouchez
-    adresse adressee adresser agreasse agressa agressees agressera agresses agresseur agressez
-    agreste aidee aider aides aidiez aimez airez allergiques ambulances ambulante
-    anale attaqua attaquee attaquera attaques attaquez attique avala avalee avalera
-    avales avaleur avalez avals avare batte battee battle battre battues
-    batture battus bauge biloque biloquee blese blesee blesees bleses blessa
-    blessas blessees blesser blessez bloqua bloquees bloquer bloques bloquez boesse
-    bogue boude bouee bougea bougee bouger bouges bougez bougie bougre
-    boule boulent boume bouse boute brele brelent bruie brula brulant
-    brulee bruler brules brulez brume brument brune brute cabriole cachees
-    caches cachet cacheta cachetas cachete cachetes cachots cambriola cambriolee cambrioler
-    cambrioles cambriolez cardiaques carme cerame clame coinca coincas coincees coincer
-    coincez comprimas comprime comprimee comprimees comprimer comprimez comprises comprites conce
-    connaissances contactions contraction contractons contrastions convulsa convulsee convulser convulses convulsez
-    convulsion convulsons costeau coteau couteaux crabe craie crama crambe cramee
-    cramer crames cramez crampe cramse crane crase crave creme crime
-    dangers danser disparues disparus disparut ecoule ecoulee ecroue ecrouee ecrouie
-    ecroula ecroulees ecrouler ecroules ecroulez ecroute ecroutee effondra effondrees effondrer
-    effondres effondrez electrocuta electrocutee electrocuter electrocutes electrocutez emport emporta emportees
-    emporter emportes emportez empote empotee enceint enceintes enceints enferma enfermees
-    enfermer enfermes enfermez enferre enferree enroule enroulee epanoui epanouie epilepsies
-    etoffe etouffa etouffee etouffer etouffes etouffez etrange etrangla etranglees etrangler
-    etrangles etranglez evanouies evanouir evanouis evanouit explore explosa explosee exploser
-    exploses explosez explosions exporte exportee expose faite famee flamba flambee
-    flamber flambes flambez flemme flingua flinguee flinguer flingues flinguez frape
-    frappa frappant frappees frappera frappes frappeur frappez fringue frite fruite
-    fuites fumees fumer fumes fumet fumez fusee fusel fusils futee
-    gonfla gonflee gonfler gonfles gonflez hacha hachee hacher haches hachez
-    hanche hemorragies hoche huche incendia incendiee incendier incendies incendiez inconscience
-    inconscientes inconscients infonde infondee infondes inonda inondas inondations inondees inonder
-    inondez intoxications intoxiqua intoxiquee intoxiquer intoxiques intoxiquez javela javele malaire
-    malais malaisee malaises malaisie malavise maltaise maltraita maltraitee maltraiter maltraites
-    maltraitez medicament medicamenta medicamentas medicamente medicamentes menaca menacees menacera menaces
-    menacez menade menage menagee menager monoxyle mouroir murir noper noter
-    nouer nover noyee noyers noyes noyez odeurs overdoses peindre pende
-    pendra pendrez pendue perdre pistole pistoles pistolets poignard poignarda poignardees
-    poignardera poignardes poignardez poignards poitrines pommiers pompier pompiere pompieres pondre
-    prendre rame reagi reagie reagir reagis reait regit renverge renversa
-    renversee renverser renverses renversez respira respiree respirera respires respirez reveilla
-    reveillee reveiller reveilles reveillez reverse sagine saigna saignee saignera saignes
-    saigneur saignez saine saucer sauner saurer saute sautee sautera sautes
-    sauteur sautez sauver secouas secoues secoure secoures secourt secouru secourus
-    sejours signe signer soigne soigner submergea submergee submerger submerges submergez
-    suffoqua suffoquee suffoquer suffoques suffoquez suicida suicidee suicidera suicides suicidez
-    tabassa tabassee tabassera tabasses tabassez tablasse talasse taler tapasse tapee
-    tapera tapes tapeur tapez tapir tarasse tarer tatasse tater taxasse
-    taxer terce terme terne terra terree terrer terres terrez terri
-    terrie terse tertre tomba tombees tomber tombes tombez tomee tomme
-    toper trombe tubasse typer urgences urgente vibre viele ville viola
-    violant violees violenta violente violents violera violes violet violete violeur
-    violez violier viols virole virolee virolent viroler vitre vivra vivree
-    vivres vivrez voile voilee voilent voiler volee volent voler
+    accedent accidenta accidente accidents accoucha accouchee accouchera accouches
+    accoucheur accouchez adresse adressee adresser agreasse agressa agressees agressera
+    agresses agresseur agressez agreste aidee aider aides aidiez aimez airez allergiques
+    ambulances ambulante anale attaqua attaquee attaquera attaques attaquez attique avala
+    avalee avalera avales avaleur avalez avals avare batte battee battle battre battues
+    batture battus bauge biloque biloquee blese blesee blesees bleses blessa blessas
+    blessees blesser blessez bloqua bloquees bloquer bloques bloquez boesse bogue boude
+    bouee bougea bougee bouger bouges bougez bougie bougre boule boulent boume bouse boute
+    brele brelent bruie brula brulant brulee bruler brules brulez brume brument brune brute
+    cabriole cachees caches cachet cacheta cachetas cachete cachetes cachots cambriola
+    cambriolee cambrioler cambrioles cambriolez cardiaques carme cerame clame coinca coincas
+    coincees coincer coincez comprimas comprime comprimee comprimees comprimer comprimez
+    comprises comprites conce connaissances contactions contraction contractons contrastions
+    convulsa convulsee convulser convulses convulsez convulsion convulsons costeau coteau
+    couteaux crabe craie crama crambe cramee cramer crames cramez crampe cramse crane crase
+    crave creme crime dangers danser disparues disparus disparut ecoule ecoulee ecroue
+    ecrouee ecrouie ecroula ecroulees ecrouler ecroules ecroulez ecroute ecroutee effondra
+    effondrees effondrer effondres effondrez electrocuta electrocutee electrocuter
+    electrocutes electrocutez emport emporta emportees emporter emportes emportez empote
+    empotee enceint enceintes enceints enferma enfermees enfermer enfermes enfermez enferre
+    enferree enroule enroulee epanoui epanouie epilepsies etoffe etouffa etouffee etouffer
+    etouffes etouffez etrange etrangla etranglees etrangler etrangles etranglez evanouies
+    evanouir evanouis evanouit explore explosa explosee exploser exploses explosez
+    explosions exporte exportee expose faite famee flamba flambee flamber flambes flambez
+    flemme flingua flinguee flinguer flingues flinguez frape frappa frappant frappees
+    frappera frappes frappeur frappez fringue frite fruite fuites fumees fumer fumes fumet
+    fumez fusee fusel fusils futee gonfla gonflee gonfler gonfles gonflez hacha hachee
+    hacher haches hachez hanche hemorragies hoche huche incendia incendiee incendier
+    incendies incendiez inconscience inconscientes inconscients infonde infondee infondes
+    inonda inondas inondations inondees inonder inondez intoxications intoxiqua intoxiquee
+    intoxiquer intoxiques intoxiquez javela javele malaire malais malaisee malaises malaisie
+    malavise maltaise maltraita maltraitee maltraiter maltraites maltraitez medicament
+    medicamenta medicamentas medicamente medicamentes menaca menacees menacera menaces
+    menacez menade menage menagee menager monoxyle mouroir murir noper noter nouer nover
+    noyee noyers noyes noyez odeurs overdoses peindre pende pendra pendrez pendue perdre
+    pistole pistoles pistolets poignard poignarda poignardees poignardera poignardes
+    poignardez poignards poitrines pommiers pompier pompiere pompieres pondre prendre rame
+    reagi reagie reagir reagis reait regit renverge renversa renversee renverser renverses
+    renversez respira respiree respirera respires respirez reveilla reveillee reveiller
+    reveilles reveillez reverse sagine saigna saignee saignera saignes saigneur saignez
+    saine saucer sauner saurer saute sautee sautera sautes sauteur sautez sauver secouas
+    secoues secoure secoures secourt secouru secourus sejours signe signer soigne soigner
+    submergea submergee submerger submerges submergez suffoqua suffoquee suffoquer suffoques
+    suffoquez suicida suicidee suicidera suicides suicidez tabassa tabassee tabassera
+    tabasses tabassez tablasse talasse taler tapasse tapee tapera tapes tapeur tapez tapir
+    tarasse tarer tatasse tater taxasse taxer terce terme terne terra terree terrer terres
+    terrez terri terrie terse tertre tomba tombees tomber tombes tombez tomee tomme toper
+    trombe tubasse typer urgences urgente vibre viele ville viola violant violees violenta
+    violente violents violera violes violet violete violeur violez violier viols virole
+    virolee virolent viroler vitre vivra vivree vivres vivrez voile voilee voilent voiler
+    volee volent voler
     """.split()
 )
 
 
 def _main(paths: list[str]) -> int:
     import re
+    import textwrap
 
     from bot.core.text import fold
 
@@ -168,9 +168,8 @@ def _main(paths: list[str]) -> int:
     for path in paths:
         with open(path, encoding="utf-8") as handle:
             vocabulary |= set(re.findall(r"[a-z]+", fold(handle.read())))
-    words = protected_words(vocabulary)
-    for start in range(0, len(words), 10):
-        print("    " + " ".join(words[start : start + 10]))
+    words = " ".join(protected_words(vocabulary))
+    print(textwrap.fill(words, width=92, initial_indent="    ", subsequent_indent="    "))
     return 0
 
 
