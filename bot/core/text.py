@@ -168,7 +168,9 @@ _WORDS: dict[str, str] = {
     "lascenseur": "l'ascenseur", "lecole": "l'ecole", "lhopital": "l'hopital",
     "lappartement": "l'appartement", "lappart": "l'appart", "lenfant": "l'enfant",
     "lambulance": "l'ambulance", "lincendie": "l'incendie", "lentree": "l'entree",
-    "lescalier": "l'escalier", "ladresse": "l'adresse", "lacte": "l'acte",
+    "lescalier": "l'escalier", "ladresse": "l'adresse", "lacte": "l'acte", "lair": "l'air",
+    "leteindre": "l'eteindre", "pri": "pris", "sen": "sent", "ak": "avec", "avk": "avec",
+    "devan": "devant", "bloke": "bloque", "blokee": "bloquee",
     # pronouns glued to "je"
     "jle": "je le", "jla": "je la", "jlui": "je lui", "jte": "je te", "jme": "je me",
     "jvous": "je vous", "jles": "je les",
@@ -238,7 +240,7 @@ _SA_VERBS = frozenset(
     """
     va vas brule brul crame sent sens pue fume fuit coule saigne marche craque explose
     arrive monte commence recommence suffit devient peut doit depend veut coute prend
-    reste part fait fe y m me te nous vous ne n c s est etait sera serait fera ferait
+    reste part fait fe y m me te nous vous ne n c s est etait sera serait fera ferait pu
     passe bouge tourne siffle tombe chauffe deborde inonde
     """.split()
 )
@@ -329,6 +331,10 @@ def _rewrite(
         return {"c": "c'est", "g": "j'ai", "e": "est", "k": "que", "o": "au"}.get(word, word)
     if word == "c'est" and nxt in _REFLEXIVE_PARTICIPLES and prev in _PERSON_SUBJECTS:
         return "s'est"  # "elle c'est evanouie": the writer meant "s'est"
+    if word == "pu" and prev in ("ca", "sa"):
+        return "pue"  # "sa pu le gaz"; "j'ai pu" stays
+    if word == "peu" and nxt in ("plus", "plu", "pas", "pa"):
+        return "peut"  # "elle peu plu se relever"
     if word == "sa" and (nxt in _SA_VERBS or nxt.startswith(("m'", "t'", "n'", "s'"))):
         return "ca"
     if word == "ma" and (

@@ -133,7 +133,10 @@ _CLASSES = {
         r"heroine|ecstasy|gbh|ghb|somniferes|antidepresseurs|anxiolytiques|paracetamol|"
         r"doliprane|ibuprofene|xanax|lexomil|tramadol|morphine|insuline|vernis|dissolvant|"
         r"soude caustique|nettoyant|anticalcaire|liquide vaisselle|produit vaisselle|"
-        r"produit menager|mercure|huile essentielle|huiles essentielles)"
+        r"produit menager|mercure|huile essentielle|huiles essentielles|granules|anti limaces|"
+        r"antilimaces|engrais|peinture|colle|lave vitre|anti moustique|naphtaline|cigarette|"
+        r"cigarettes|tabac|alcool|vodka|whisky|rhum|produit de nettoyage|chlore de piscine|"
+        r"galet de chlore|pastille|pastilles|ammoniac|bombe insecticide|raticide)"
     ),
     "MEDS": (
         r"(?:medicament|medicaments|medocs|cachet|cachets|comprime|comprimes|pilule|pilules|"
@@ -243,7 +246,8 @@ _RESOLVED = _p(
 _NEGATION = _p(
     r"\b(?:sans (?:blesses?|gravite|victimes?|danger)|personne n (?:a ete|est) "
     r"(?:blesse|touche)|aucun (?:blesse|mort|danger)|aucune victime|pas de (?:blesses?|"
-    r"victimes?|danger)|n est pas blesse|tout le monde va bien|plus de peur que de mal)\b"
+    r"victimes?|danger)|n est pas blesse|tout le monde va bien|plus de peur que de mal|"
+    r"(?:il|elle) va bien)\b"
 )
 _NOW = _p(
     r"\b(?:maintenant|en ce moment|actuellement|la tout de suite|tout de suite|en direct|"
@@ -378,6 +382,15 @@ _CUES: tuple[_Cue, ...] = (
         acute=True,
     ),
     _cue(
+        "elle brule",
+        "fire",
+        r"\b(?:il|elle|ils|elles) (?:brule|brulent|crame|crament|flambe|flambent)\b"
+        r"(?! de (?:fievre|envie|impatience))",
+        acute=True,
+        not_before=r"\b(?:fievre|front|peau|tete|gorge|plat|soupe|poele|casserole|cafe|the)"
+        r"(?: [a-z]+){0,2}",
+    ),
+    _cue(
         "x a brule",
         "fire",
         r"\b{BURNABLE}\b(?: [a-z]+){0,3} (?:a|ont|vient de|viennent de) (?:brule|bruler|"
@@ -451,7 +464,7 @@ _CUES: tuple[_Cue, ...] = (
         "l eau monte",
         "flood",
         r"\b(?:l|leau|l eau de la riviere|la riviere|la crue|le niveau de l) ?eau "
-        r"(?:monte|montait|rentre|entre|envahit|penetre|submerge|arrive (?:aux|a la|au|dans|"
+        r"(?:lui |leur |nous |me |m )?(?:monte|montait|rentre|entre|envahit|penetre|submerge|arrive (?:aux|a la|au|dans|"
         r"jusqu|partout))\b|\bleau (?:monte|rentre|entre|envahit|arrive)\b",
         acute=True,
         not_before=r"\bfuite",
@@ -559,10 +572,21 @@ _CUES: tuple[_Cue, ...] = (
         "violence",
         r"\ben train de (?:frapper|tabasser|agresser|battre|violer|cambrioler|poignarder|"
         r"taper sur|se battre|etrangler|lyncher|voler|braquer|forcer)\b"
-        r"|\bse (?:battent|bagarrent|frappent|tapent dessus)\b|\b(?:bagarre|rixe|baston) "
+        r"|\b(?:des cris et des coups|des coups et des cris|bruits? de coups|entends des "
+        r"coups|des coups contre)\b|\bse (?:battent|bat|bagarrent|bagarre|frappent|"
+        r"tapent dessus)\b(?! (?:pour|contre l administration|avec l administration)\b)|\b(?:bagarre|rixe|baston) "
         r"(?:avec|au couteau|generale|devant|dans|en cours)\b|\bil y a une (?:bagarre|rixe)\b",
         acute=True,
         not_before=r"\b(?:enfants|freres|soeurs|chats|chiens)(?: [a-z]+){0,2}",
+    ),
+    _cue(
+        "coups",
+        "violence",
+        r"\b(?:me|m|lui|la|le|les|nous|l) (?:donne|donner|donnait|a donne|ont donne|met|mettre|"
+        r"a mis|ont mis|porte|a porte) (?:des )?coups\b|\bcoups? de (?:poing|poings|pied|pieds|"
+        r"tete|batte|marteau|barre)\b(?! (?:au|dans le|dans la) (?:sac|cours|club|fourmiliere)"
+        r"\b)|\b(?:recu|recois|prend|pris) des coups\b",
+        acute=False,
     ),
     _cue(
         "arme",
@@ -702,10 +726,11 @@ _CUES: tuple[_Cue, ...] = (
         "effondre",
         "medical",
         r"\bs (?:est )?(?:effondre|effondree|effondres|effondrees|ecroule|ecroulee|ecroules|"
-        r"ecroulees)\b|\b(?:{PERSON}) (?:est |reste |git )?(?:allonge |allongee |etendu |"
+        r"ecroulees)\b|\b(?:vient|viens|viennent) de s (?:effondrer|ecrouler|evanouir)\b|\b(?:{PERSON}) (?:est |reste |git )?(?:allonge |allongee |etendu |"
         r"etendue )?(?:par terre|au sol|inanime|inanimee|a terre)\b"
         r"|\bpar terre (?:et )?(?:il |elle )?(?:ne |n )?(?:repond|bouge|respire|reagit)\b"
         r"|\b(?:ne |n )?(?:se )?(?:releve|relever|lever) (?:pas|plus)\b"
+        r"|\b(?:peut|peux|arrive|n arrive) (?:plus|pas) (?:a )?se relev\w*\b"
         r"|\b(?:ne peut|ne peux|peut|peux|n arrive|arrive) (?:plus|pas) (?:a )?(?:se "
         r"relever|se lever|bouger|me relever|me lever|la relever|le relever|les relever)\b",
         acute=True,
@@ -964,7 +989,8 @@ _CUES: tuple[_Cue, ...] = (
         r"pieges|piegees|enseveli|ensevelie|ensevelis|prisonnier|prisonniere|enferme|"
         r"enfermee|enfermes) (?:sous|dans (?:l ascenseur|un ascenseur|les decombres|la "
         r"tranchee|la voiture|sa voiture|leur voiture|une voiture|la maison|leur maison|sa "
-        r"maison|leurs maisons|leurs voitures|leurs caravanes|la caravane|la boue|"
+        r"maison|leurs maisons|leurs voitures|leurs caravanes|la caravane|la boue|sa cave|"
+        r"la cave|le sous sol|sa cave inondee|"
         r"la falaise|le puits|la neige|la glace|"
         r"une grotte|la grotte|un puits|un trou|le trou|la cave|un congelateur|une "
         r"machine)|par (?:les flammes|le feu|la fumee)|sur (?:la falaise|la glace|une "
@@ -1010,6 +1036,15 @@ _CUES: tuple[_Cue, ...] = (
         not_in_text=r"\b(?:listes? electorales?|objets? trouves?)\b",
     ),
     _cue(
+        "desoriente",
+        "danger",
+        r"\bdesorient\w*\b.{0,80}\b(?:parti|partie|disparu|disparue|sorti|sortie|fugue|"
+        r"introuvable|dehors|erre|il fait nuit|dans la rue|sans prevenir)\b"
+        r"|\b(?:parti|partie|disparu|disparue|sorti|sortie|fugue|introuvable|erre)\b.{0,80}"
+        r"\bdesorient\w*\b",
+        acute=False,
+    ),
+    _cue(
         "va tomber",
         "danger",
         r"\b(?:marche|assis|debout|penche|penchee|grimpe|grimpee) (?:sur|au bord de|au bord "
@@ -1035,6 +1070,8 @@ _CUES: tuple[_Cue, ...] = (
         r"maltraite|maltraitee|maltraites|frappe|frappee|frappes|secoue|secouee|brutalise\w*|"
         r"tabasse\w*|abuse|abusee|violente|violentee|enferme|enfermee|enfermes|attache|"
         r"attachee)\b|\bmaltrait\w*\b|\ba des bleus partout\b|\bcoups? de ceinture\b"
+        r"|\b{CHILD} (?:hurle|hurler|hurlent|crie|crier|crient|pleure|pleurer|pleurent)\b"
+        r"(?: [a-z]+){0,8} (?:coups|frappe|frapper|seul|seule|seuls|depuis des heures)\b"
         r"|\battouchements?\b|\babus sexuels?\b|\babuse sexuellement\b|\binceste\b",
         acute=True,
         not_before=r"\b(?:prevention|formation|conference|atelier|contre la|sur la|"
@@ -1043,7 +1080,7 @@ _CUES: tuple[_Cue, ...] = (
     _cue(
         "enfant seul",
         "child",
-        r"\b{CHILD}\b(?: [a-z0-9]+){0,5} (?:seul|seule|seuls|seules|tout seul|toute seule|"
+        r"\b{CHILD}\b(?: [a-z0-9]+){0,8} (?:seul|seule|seuls|seules|tout seul|toute seule|"
         r"tous seuls|enferme|enfermee|enfermes|oublie|oubliee|oublies|abandonne|abandonnee|"
         r"abandonnes|perdu|perdue|perdus)(?: [a-z]+){0,2} (?:dans (?:une|la|sa|leur|un) "
         r"(?:voiture|vehicule|camion)|sur (?:un|le|leur|son) (?:balcon|toit|rebord|parking|"
@@ -1052,6 +1089,7 @@ _CUES: tuple[_Cue, ...] = (
         r"plusieurs|\d+)|au soleil|en plein soleil|dans la rue|sur la route|qui pleure|"
         r"pleure|pleurent|crie|hurle|dans (?:le|la|un|une) (?:magasin|supermarche|centre "
         r"commercial|gare|foret|bois))\b"
+        r"|\b(?:n a|n ont|n avait) rien (?:a manger|mange|bu)\b"
         r"|\bpeur pour (?:l enfant|le bebe|les enfants|la petite|le petit|ma fille|mon fils|"
         r"ses enfants|leur enfant|leurs enfants|mes enfants|son fils|sa fille)\b",
         acute=True,
