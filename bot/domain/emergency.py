@@ -464,8 +464,8 @@ _CUES: tuple[_Cue, ...] = (
         "l eau monte",
         "flood",
         r"\b(?:l|leau|l eau de la riviere|la riviere|la crue|le niveau de l) ?eau "
-        r"(?:lui |leur |nous |me |m )?(?:monte|montait|rentre|entre|envahit|penetre|submerge|arrive (?:aux|a la|au|dans|"
-        r"jusqu|partout))\b|\bleau (?:monte|rentre|entre|envahit|arrive)\b",
+        r"(?:lui |leur |nous |me |m )?(?:monte|montait|rentre|entre|envahit|penetre|submerge|"
+        r"arrive (?:aux|a la|au|dans|jusqu|partout))\b|\bleau (?:monte|rentre|entre|envahit|arrive)\b",
         acute=True,
         not_before=r"\bfuite",
     ),
@@ -574,8 +574,8 @@ _CUES: tuple[_Cue, ...] = (
         r"taper sur|se battre|etrangler|lyncher|voler|braquer|forcer)\b"
         r"|\b(?:des cris et des coups|des coups et des cris|bruits? de coups|entends des "
         r"coups|des coups contre)\b|\bse (?:battent|bat|bagarrent|bagarre|frappent|"
-        r"tapent dessus)\b(?! (?:pour|contre l administration|avec l administration)\b)|\b(?:bagarre|rixe|baston) "
-        r"(?:avec|au couteau|generale|devant|dans|en cours)\b|\bil y a une (?:bagarre|rixe)\b",
+        r"tapent dessus)\b(?! (?:pour|contre l administration|avec l administration)\b)"
+        r"|\b(?:bagarre|rixe|baston) (?:avec|au couteau|generale|devant|dans|en cours)\b|\bil y a une (?:bagarre|rixe)\b",
         acute=True,
         not_before=r"\b(?:enfants|freres|soeurs|chats|chiens)(?: [a-z]+){0,2}",
     ),
