@@ -465,7 +465,8 @@ _CUES: tuple[_Cue, ...] = (
         "flood",
         r"\b(?:l|leau|l eau de la riviere|la riviere|la crue|le niveau de l) ?eau "
         r"(?:lui |leur |nous |me |m )?(?:monte|montait|rentre|entre|envahit|penetre|submerge|"
-        r"arrive (?:aux|a la|au|dans|jusqu|partout))\b|\bleau (?:monte|rentre|entre|envahit|arrive)\b",
+        r"arrive (?:aux|a la|au|dans|jusqu|partout))\b|\bleau (?:monte|rentre|entre|envahit"
+        r"|arrive)\b",
         acute=True,
         not_before=r"\bfuite",
     ),
@@ -575,7 +576,8 @@ _CUES: tuple[_Cue, ...] = (
         r"|\b(?:des cris et des coups|des coups et des cris|bruits? de coups|entends des "
         r"coups|des coups contre)\b|\bse (?:battent|bat|bagarrent|bagarre|frappent|"
         r"tapent dessus)\b(?! (?:pour|contre l administration|avec l administration)\b)"
-        r"|\b(?:bagarre|rixe|baston) (?:avec|au couteau|generale|devant|dans|en cours)\b|\bil y a une (?:bagarre|rixe)\b",
+        r"|\b(?:bagarre|rixe|baston) (?:avec|au couteau|generale|devant|dans|en cours)\b"
+        r"|\bil y a une (?:bagarre|rixe)\b",
         acute=True,
         not_before=r"\b(?:enfants|freres|soeurs|chats|chiens)(?: [a-z]+){0,2}",
     ),
@@ -726,7 +728,8 @@ _CUES: tuple[_Cue, ...] = (
         "effondre",
         "medical",
         r"\bs (?:est )?(?:effondre|effondree|effondres|effondrees|ecroule|ecroulee|ecroules|"
-        r"ecroulees)\b|\b(?:vient|viens|viennent) de s (?:effondrer|ecrouler|evanouir)\b|\b(?:{PERSON}) (?:est |reste |git )?(?:allonge |allongee |etendu |"
+        r"ecroulees)\b|\b(?:vient|viens|viennent) de s (?:effondrer|ecrouler|evanouir)\b"
+        r"|\b(?:{PERSON}) (?:est |reste |git )?(?:allonge |allongee |etendu |"
         r"etendue )?(?:par terre|au sol|inanime|inanimee|a terre)\b"
         r"|\bpar terre (?:et )?(?:il |elle )?(?:ne |n )?(?:repond|bouge|respire|reagit)\b"
         r"|\b(?:ne |n )?(?:se )?(?:releve|relever|lever) (?:pas|plus)\b"
