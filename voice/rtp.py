@@ -6,11 +6,19 @@
 - `PacingClock` and `RtpSender`: frame n leaves at t0 + n·20 ms, timestamp ts0 + n·160.
 - `ReorderBuffer`: releases packets in sequence order, tolerating a little reordering.
 - `RtpSession`: the UDP endpoint of one call tying these together, with a media timeout.
+
+Media is accepted from one source only (no "RTP bleed"): with `source_policy="sdp"`
+the address and port the SDP names; with `"latch"` (peers behind NAT, whose SDP names
+a private address) that address, or else the first source that sends `latch_packets`
+consecutive packets of one SSRC within the first `latch_window` packets after the SDP
+(re-INVITEs with a new address open a new window). Packets from any other source are
+dropped and counted; they never change where the bot's speech goes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import secrets
 import struct
@@ -27,6 +35,8 @@ log = logging.getLogger(__name__)
 RTP_VERSION = 2
 PCMU, PCMA = 0, 8
 DIGITS = "0123456789*#ABCD"
+SOURCE_POLICIES = ("sdp", "latch")
+MAX_CONCEALED_PACKETS = 3  # silence put in for lost packets: at most 3 × 20 ms
 
 
 class RtpError(ValueError):
@@ -360,6 +370,28 @@ class MediaParams:
     send: bool = True  # False while the peer holds the call
 
 
+@dataclass
+class _Candidate:
+    """A source on probation for the symmetric-RTP latch."""
+
+    source: tuple[str, int]
+    ssrc: int
+    sequence: int
+    count: int = 1
+
+
+def media_address(remote: tuple[str, int]) -> tuple[str, int]:
+    """`remote` checked: an IP literal (never a name to resolve) and a port in 1-65535."""
+    host, port = remote
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"RTP peer is not an IP address: {host[:60]!r}") from None
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ValueError(f"RTP peer port out of range: {port!r}")
+    return (host, port)
+
+
 FrameSource = Callable[[], bytes | None]
 
 
@@ -379,13 +411,19 @@ class RtpSession(asyncio.DatagramProtocol):
         on_timeout: Callable[[], None],
         media_timeout: float = 30.0,
         idle_silence: bool = True,
-        symmetric: bool = True,
+        source_policy: str = "sdp",
         reorder_depth: int = 3,
+        latch_packets: int = 3,
+        latch_window: int = 50,
     ) -> None:
+        if source_policy not in SOURCE_POLICIES:
+            raise ValueError(f"RTP source policy must be one of {SOURCE_POLICIES}")
         self.on_audio, self.on_digit, self.on_timeout = on_audio, on_digit, on_timeout
         self.media_timeout = media_timeout
         self.idle_silence = idle_silence
-        self.symmetric = symmetric
+        self.source_policy = source_policy
+        self.latch_packets = latch_packets
+        self.latch_window = latch_window
         self.params: MediaParams | None = None
         self.sender: RtpSender | None = None
         self.transport: asyncio.DatagramTransport | None = None
@@ -393,11 +431,16 @@ class RtpSession(asyncio.DatagramProtocol):
         self.dtmf = DtmfTracker()
         self.reframer = Reframer()
         self.received = 0
+        self.foreign = 0  # packets dropped because of their source
+        self.rtcp = 0  # RTCP packets received on the RTP port (RFC 5761), ignored
+        self.ssrc_changes = 0
         self.late_ticks = 0
         self.send_times: list[float] = []  # monotonic send time of the last packets (jitter)
         self._ssrc: int | None = None
-        self._latched = False
         self._sdp_remote: tuple[str, int] | None = None
+        self._accepted: tuple[str, int] | None = None  # the one source media is taken from
+        self._candidate: _Candidate | None = None
+        self._window = 0
         self._last_rx = 0.0
         self._flush_handle: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -411,26 +454,56 @@ class RtpSession(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         if self._closed or self.params is None:
             return
+        if len(data) >= 2 and 192 <= data[1] <= 223:  # RTCP multiplexed on the RTP port
+            self.rtcp += 1
+            return
         try:
             packet = RtpPacket.decode(data)
         except RtpError:
             return
-        if packet.payload_type in (72, 73, 200, 201):  # RTCP sent to the RTP port (rtcp-mux)
+        if not self._from_peer((str(addr[0]), int(addr[1])), packet):
+            self.foreign += 1
             return
         self.received += 1
         self._last_rx = asyncio.get_running_loop().time()
-        if self.symmetric and not self._latched:
-            self._latched = True
-            self.params.remote = (str(addr[0]), int(addr[1]))
-        if packet.ssrc != self._ssrc:
+        if packet.ssrc != self._ssrc:  # the peer restarted or switched its media source
             if self._ssrc is not None:
+                self.ssrc_changes += 1
                 self._dispatch(self.reorder.flush())
+                self.dtmf = DtmfTracker()
             self._ssrc = packet.ssrc
             self.reorder.reset()
         self._dispatch(self.reorder.push(packet))
         if self.reorder.holding and self._flush_handle is None:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_later(0.06, self._flush)
+
+    def _from_peer(self, source: tuple[str, int], packet: RtpPacket) -> bool:
+        """Whether media from `source` is the call's; may latch onto it (policy "latch")."""
+        if self._accepted is not None:
+            return source == self._accepted
+        if source == self._sdp_remote:
+            self._accepted = source
+            return True
+        if self._window <= 0:  # "latch": the learning window is over
+            return False
+        self._window -= 1
+        candidate = self._candidate
+        if (
+            candidate is not None
+            and candidate.source == source
+            and candidate.ssrc == packet.ssrc
+            and packet.sequence == (candidate.sequence + 1) & 0xFFFF
+        ):
+            candidate.count += 1
+            candidate.sequence = packet.sequence
+            if candidate.count >= self.latch_packets and self.params is not None:
+                self._accepted = self.params.remote = source
+                log.info("RTP latched to %s:%s (the SDP named %s)", *source, self._sdp_remote)
+                return True
+            return False
+        self._candidate = _Candidate(source, packet.ssrc, packet.sequence)
+        return False
 
     def _flush(self) -> None:
         self._flush_handle = None
@@ -452,8 +525,9 @@ class RtpSession(asyncio.DatagramProtocol):
             codec = CODECS.get(packet.payload_type)
             if codec is None:  # comfort noise, unknown payloads
                 continue
-            if lost:  # conceal losses with silence, up to 10 packets
-                self._emit(b"\x00\x00" * len(packet.payload) * min(lost, 10))
+            if lost:  # conceal losses with silence: a few 20 ms frames at most
+                samples = min(len(packet.payload), FRAME_SAMPLES)
+                self._emit(b"\x00\x00" * samples * min(lost, MAX_CONCEALED_PACKETS))
             self._emit(codec.decode(packet.payload))
 
     def _emit(self, pcm: bytes) -> None:
@@ -465,12 +539,14 @@ class RtpSession(asyncio.DatagramProtocol):
 
     # control
     def configure(self, params: MediaParams) -> None:
-        """Set or change (re-INVITE) the negotiated stream."""
-        offered = params.remote
-        if self.params is not None and self._latched and offered == self._sdp_remote:
-            params.remote = self.params.remote  # same SDP address: keep the latched one
-        else:
-            self._latched = False
+        """Set or change (re-INVITE) the negotiated stream. Raises ValueError on a bad peer."""
+        offered = params.remote = media_address(params.remote)
+        if offered != self._sdp_remote:  # a new peer address: accept it, or learn anew
+            self._accepted = offered if self.source_policy == "sdp" else None
+            self._candidate = None
+            self._window = self.latch_window if self.source_policy == "latch" else 0
+        elif self._accepted is not None:
+            params.remote = self._accepted  # same SDP address: keep the latched source
         self._sdp_remote = offered
         self.params = params
         if self.sender is None or self.sender.payload_type != params.payload_type:
@@ -539,10 +615,13 @@ class RtpSession(asyncio.DatagramProtocol):
 async def open_rtp_session(
     host: str, port_min: int, port_max: int, used: set[int], factory: Callable[[], RtpSession]
 ) -> tuple[int, RtpSession]:
-    """Bind the first free even port of [port_min, port_max] not in `used`."""
+    """Bind a free even port of [port_min, port_max] not in `used`, tried in random order
+    (a stranger cannot guess the next call's port from the last one)."""
     loop = asyncio.get_running_loop()
     start = port_min + (port_min & 1)
-    for port in range(start, port_max + 1, 2):
+    ports = list(range(start, port_max + 1, 2))
+    secrets.SystemRandom().shuffle(ports)
+    for port in ports:
         if port in used:
             continue
         try:

@@ -2,28 +2,38 @@
 
 Transactions are simplified: a server transaction remembers its last response and
 replays it to retransmitted requests; a 2xx (or a final failure) to an INVITE is
-retransmitted with timer G until the ACK comes, for at most 64·T1 (timer H). Our
+retransmitted with timer G until the ACK comes, for at most `ack_timeout` (shorter than
+RFC 3261's 64·T1, so that an INVITE nobody ACKs frees its call slot quickly). Our
 requests are retransmitted with timer A/E (T1 doubling, capped at T2) until a final
 response or 64·T1 (timer B/F). 401/407 challenges are answered with digest auth.
+
+Hostile input: datagrams from outside `allowed_peers` are ignored; one larger than the
+parser's limits is dropped unread; responses go where RFC 3261 §18.2.2 / RFC 3581 say
+(the source address, the Via's port unless `rport` asks for the source port), never to
+an address a message names; requests we send in a dialog go to its next hop only when
+that is an allowed IP address, else back to where the dialog came from (no name is
+ever resolved for a peer); new INVITEs are rate-limited per source, server transactions
+are capped, and one datagram's failure never escapes the handler.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import ipaddress
 import logging
-import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from voice.rtp import RtpSession, open_rtp_session
+from voice.rtp import RtpSession, media_address, open_rtp_session
 from voice.session import HangupCause, VoiceSession
 from voice.sip.call import CallState, Dialog, SipCall
+from voice.sip.checks import describe, request_problem
 from voice.sip.config import SipConfig
+from voice.sip.digest import digest_authorization
+from voice.sip.guard import LogThrottle, PeerFilter, RateLimiter
 from voice.sip.message import (
     Headers,
     NameAddr,
@@ -31,14 +41,15 @@ from voice.sip.message import (
     SipRequest,
     SipResponse,
     SipUri,
+    clip,
     make_response,
     new_branch,
-    new_call_id,
     new_tag,
     parse_message,
-    parse_params,
+    split_list,
 )
-from voice.sip.sdp import LocalSdp
+from voice.sip.registration import Registration
+from voice.sip.sdp import LocalSdp, SdpError, negotiate, parse_sdp
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +58,14 @@ OnCall = Callable[[VoiceSession], Awaitable[None]]
 Addr = tuple[str, int]
 Trace = Callable[[str, bytes, Addr], None]  # ("in" | "out", datagram, peer address)
 
+__all__ = ["ALLOW", "SipAgent", "digest_authorization"]
+
 
 @dataclass
 class _ServerTx:
     request: SipRequest
-    addr: Addr
+    source: Addr  # where the request came from
+    addr: Addr  # where its responses go
     last: bytes | None = None
     final: int = 0
     acked: asyncio.Event = field(default_factory=asyncio.Event)
@@ -65,6 +79,19 @@ class _ClientTx:
     provisional: bool = False
 
 
+@dataclass
+class Counters:
+    """What the agent refused, for operators (and tests)."""
+
+    foreign: int = 0  # datagrams from outside allowed_peers
+    oversized: int = 0  # datagrams over the parser's limits
+    unparsable: int = 0
+    rejected: int = 0  # well-formed requests answered with an error by `request_problem`
+    rate_limited: int = 0  # INVITEs answered 503 by the per-source limit
+    overloaded: int = 0  # requests dropped because the transaction table was full
+    errors: int = 0  # exceptions while handling a datagram
+
+
 class SipAgent(asyncio.DatagramProtocol):
     """A SIP UA on one UDP socket; `await start()`, then calls reach `on_call`."""
 
@@ -75,16 +102,19 @@ class SipAgent(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.port = config.port
         self.calls: dict[tuple[str, str, str], SipCall] = {}
-        self.registered = False
+        self.counters = Counters()
+        self.peers = PeerFilter(config.peer_networks)
+        self.registration = Registration(self, config) if config.registrar else None
+        self._invites = RateLimiter(config.invite_burst, config.invite_per_minute)
+        self._quiet = LogThrottle()
         self._server_tx: dict[tuple[str, str], _ServerTx] = {}
         self._client_tx: dict[str, _ClientTx] = {}
         self._early: dict[str, SipCall] = {}  # INVITE branch → call not answered yet
         self._awaiting_ack: dict[tuple[str, int], _ServerTx] = {}  # (Call-ID, CSeq) → 2xx
         self._rtp_ports: set[int] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._register_call_id = new_call_id(config.advertised)
-        self._register_cseq = 0
         self._register_task: asyncio.Task[None] | None = None
+        self._registrar_addr: Addr | None = None
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -93,8 +123,10 @@ class SipAgent(asyncio.DatagramProtocol):
         await loop.create_datagram_endpoint(
             lambda: self, local_addr=(self.config.host, self.config.port)
         )
-        if self.config.registrar:
-            self._register_task = loop.create_task(self._register_loop())
+        if self.registration is not None:
+            registrar = await self.registrar_address()
+            self.peers.add(registrar[0])  # its answers and the calls it routes to us
+            self._register_task = loop.create_task(self.registration.run())
 
     async def stop(self) -> None:
         """Hang up every call, unregister, close the socket."""
@@ -103,7 +135,7 @@ class SipAgent(asyncio.DatagramProtocol):
             del self._early[branch]
             early.end(HangupCause.ERROR)
             if tx is not None:
-                self._respond(tx.request, tx.addr, 503, to_tag=early.dialog.local_tag)
+                self._respond(tx.request, tx.source, 503, to_tag=early.dialog.local_tag)
         calls = list(self.calls.values())
         await asyncio.gather(*(call.hangup() for call in calls), return_exceptions=True)
         byes = [call.bye_task for call in calls if call.bye_task and not call.bye_task.done()]
@@ -111,26 +143,43 @@ class SipAgent(asyncio.DatagramProtocol):
             await asyncio.wait(byes, timeout=2.0)
         if self._register_task:
             self._register_task.cancel()
-            if self.registered:
+            if self.registration is not None:
                 with contextlib.suppress(OSError, TimeoutError, SipParseError):
-                    await asyncio.wait_for(self._register(0), 5.0)
+                    await asyncio.wait_for(self.registration.unregister(), 5.0)
         for task in list(self._tasks):
             task.cancel()
         for tx in self._server_tx.values():
             if tx.task:
                 tx.task.cancel()
+        for call in list(self.calls.values()):
+            self._release(call)
         if self.transport:
             self.transport.close()
+
+    @property
+    def registered(self) -> bool:
+        return self.registration is not None and self.registration.registered
 
     @property
     def contact_uri(self) -> str:
         return f"sip:{self.config.user}@{_hostport(self.config.advertised, self.port)}"
 
+    @property
+    def live_calls(self) -> int:
+        return sum(1 for call in self.calls.values() if call.state is not CallState.ENDED)
+
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.counters.errors += 1
+            exc = task.exception()
+            log.error("SIP task failed: %s: %s", type(exc).__name__, clip(str(exc)))
 
     # --- transport --------------------------------------------------------------------
 
@@ -143,32 +192,52 @@ class SipAgent(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         source = (str(addr[0]), int(addr[1]))
+        if not self.peers.allows(source[0]):
+            self.counters.foreign += 1
+            if self._quiet.ready("foreign", source[0]):
+                log.warning("ignoring SIP from %s: not in voice.allowed_peers", source[0])
+            return
+        if len(data) > self.config.limits.max_datagram:
+            self.counters.oversized += 1
+            if self._quiet.ready("oversized", source[0]):
+                log.warning("dropped a %d-byte SIP datagram from %s", len(data), source[0])
+            return
         if not data.strip():  # CRLF keep-alive
             return
         if self.trace:
             self.trace("in", data, source)
         try:
-            message = parse_message(data)
-        except SipParseError as exc:
-            self._bad_request(data, source, str(exc))
-            return
-        try:
+            try:
+                message = parse_message(data, limits=self.config.limits)
+            except SipParseError as exc:
+                self.counters.unparsable += 1
+                self._bad_request(data, source, str(exc))
+                return
             if isinstance(message, SipResponse):
                 self._on_response(message)
             else:
                 self._on_request(message, source)
-        except Exception:
-            log.exception("error handling SIP message from %s", source)
+        except Exception as exc:  # one datagram must never break the agent
+            self.counters.errors += 1
+            kind = type(exc).__name__
+            log.error("error handling SIP from %s: %s: %s", source, kind, clip(str(exc)))
+            log.debug("traceback", exc_info=True)
 
     def _bad_request(self, data: bytes, source: Addr, why: str) -> None:
         try:
-            message = parse_message(data, strict=False)
+            message = parse_message(data, strict=False, limits=self.config.limits)
         except SipParseError:
-            log.info("dropped unparsable datagram from %s: %s", source, why)
+            if self._quiet.ready("unparsable", source[0]):
+                log.info("dropped unparsable datagram from %s: %s", source, why)
             return
-        if isinstance(message, SipRequest) and message.method != "ACK" and "Via" in message.headers:
-            response = make_response(message, 400, f"Bad Request ({why[:60]})")
-            self._send(response.to_bytes(), source)
+        if isinstance(message, SipRequest) and message.method != "ACK":
+            if self._quiet.ready("bad-request", source[0]):
+                log.info("400 to %s from %s: %s", describe(message), source, why)
+            destination = self._response_destination(message, source)
+            if destination is not None:
+                response = make_response(message, 400, f"Bad Request ({why[:80]})")
+                self._stamp_via(response, source)
+                self._send(response.to_bytes(), destination)
 
     def _send(self, data: bytes, addr: Addr) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -182,9 +251,44 @@ class SipAgent(asyncio.DatagramProtocol):
         via = request.top_via
         method = "INVITE" if request.method == "ACK" else request.method
         branch = via.branch
-        if not branch.startswith("z9hG4bK"):  # RFC 2543 peer: no unique branch
+        if not branch.startswith("z9hG4bK") or branch == "z9hG4bK":  # RFC 2543 peer
             branch = f"{request.call_id}/{request.cseq[0]}/{request.from_addr.tag}"
         return (f"{branch}/{via.host}:{via.port}", method)
+
+    @staticmethod
+    def _response_destination(request: SipRequest, source: Addr) -> Addr | None:
+        """RFC 3261 §18.2.2 for UDP: the request's source address (`received`), at the
+        Via's port (5060 by default), or at the source port when it asked with `rport`."""
+        try:
+            via = request.top_via
+        except SipParseError:
+            return None
+        if "rport" in via.params:
+            return source
+        return (source[0], via.port or 5060)
+
+    @staticmethod
+    def _stamp_via(response: SipResponse, source: Addr) -> None:
+        """`received` and `rport` on the top Via (RFC 3261 §18.2.1, RFC 3581), replacing
+        whatever the sender put there itself."""
+        vias = response.headers.get_all("Via")
+        if not vias:
+            return
+        items = split_list(vias[0], ";")
+        kept = [items[0]]
+        rport = False
+        for item in items[1:]:
+            key = item.partition("=")[0].strip().lower()
+            if key == "rport":
+                rport = True
+            elif key != "received":
+                kept.append(item)
+        kept.append(f"received={source[0]}")
+        if rport:
+            kept.append(f"rport={source[1]}")
+        response.headers.set("Via", ";".join(kept))
+        for extra in vias[1:]:
+            response.headers.add("Via", extra)
 
     def _respond(
         self,
@@ -197,18 +301,12 @@ class SipAgent(asyncio.DatagramProtocol):
         body: bytes = b"",
         content_type: str = "application/sdp",
     ) -> None:
+        tx = self._server_tx.get(self._tx_key(request))
+        destination = tx.addr if tx is not None else self._response_destination(request, source)
+        if destination is None:
+            return
         response = make_response(request, status, reason, to_tag, body)
-        via = response.headers.get_all("Via")
-        if via:  # RFC 3581 rport and received, so proxies route the answer back
-            top = via[0]
-            params = parse_params(top.partition(";")[2])
-            if "rport" in params and not params["rport"]:
-                top = top.replace(";rport", f";rport={source[1]}", 1)
-            if "received" not in params:
-                top += f";received={source[0]}"
-            response.headers.set("Via", top)
-            for extra in via[1:]:
-                response.headers.add("Via", extra)
+        self._stamp_via(response, tx.source if tx is not None else source)
         if status > 100:
             response.headers.add("Contact", f"<{self.contact_uri}>")
         for name, value in headers or []:
@@ -217,16 +315,18 @@ class SipAgent(asyncio.DatagramProtocol):
         if body:
             response.headers.add("Content-Type", content_type)
         data = response.to_bytes()
-        tx = self._server_tx.get(self._tx_key(request))
         if tx is not None:
             tx.last = data
             if status >= 200:
                 tx.final = status
-        self._send(data, source)
+        self._send(data, destination)
 
-    def _open_tx(self, request: SipRequest, source: Addr) -> _ServerTx:
+    def _open_tx(self, request: SipRequest, source: Addr) -> _ServerTx | None:
+        destination = self._response_destination(request, source)
+        if destination is None:
+            return None
         key = self._tx_key(request)
-        tx = _ServerTx(request, source)
+        tx = _ServerTx(request, source, destination)
         self._server_tx[key] = tx
         asyncio.get_running_loop().call_later(
             64 * self.config.t1 + 5, lambda: self._server_tx.pop(key, None)
@@ -240,13 +340,30 @@ class SipAgent(asyncio.DatagramProtocol):
         existing = self._server_tx.get(self._tx_key(request))
         if existing is not None:  # retransmission: replay our last answer
             if existing.last:
-                self._send(existing.last, source)
+                self._send(existing.last, existing.addr)
+            return
+        if len(self._server_tx) >= self.config.max_server_transactions:
+            self.counters.overloaded += 1
+            if self._quiet.ready("overloaded", source[0]):
+                log.warning("SIP transaction table full: dropping %s", describe(request))
+            return
+        if self._open_tx(request, source) is None:
+            return
+        problem = request_problem(request)
+        if problem is not None:
+            self.counters.rejected += 1
+            if self._quiet.ready(f"rejected-{problem.status}", source[0]):
+                log.info("%d to %s from %s", problem.status, describe(request), source[0])
+            if request.method == "INVITE":
+                self._final_failure(request, source, problem.status, headers=problem.headers)
+            else:
+                self._respond(
+                    request, source, problem.status, problem.reason, headers=problem.headers
+                )
             return
         if request.method == "CANCEL":
             self._on_cancel(request, source)
-            return
-        self._open_tx(request, source)
-        if request.to_addr.tag:
+        elif request.to_addr.tag:
             self._in_dialog(request, source)
         elif request.method == "INVITE":
             self._spawn(self._on_invite(request, source))
@@ -267,56 +384,88 @@ class SipAgent(asyncio.DatagramProtocol):
 
     async def _on_invite(self, invite: SipRequest, source: Addr) -> None:
         self._respond(invite, source, 100)
-        required = {o.strip().lower() for o in invite.headers.get_all("Require") if o.strip()}
-        if required:  # we support no extension that a peer may require (100rel, timer...)
-            unsupported = [("Unsupported", ", ".join(sorted(required)))]
-            self._final_failure(invite, source, 420, headers=unsupported)
-            return
-        live = sum(1 for call in self.calls.values() if call.state is not CallState.ENDED)
-        if live >= self.config.max_calls:
+        cfg = self.config
+        if self.live_calls >= cfg.max_calls:
             self._final_failure(invite, source, 486)
             return
-        cfg = self.config
-
-        def rtp_factory() -> RtpSession:
-            return RtpSession(
-                _ignore, _ignore, _nothing, cfg.media_timeout, cfg.idle_silence, reorder_depth=3
-            )
-
+        if not self._invites.allow(source[0]):
+            self.counters.rate_limited += 1
+            if self._quiet.ready("rate", source[0]):
+                log.warning("too many INVITEs from %s: answering 503", source[0])
+            retry = [("Retry-After", str(self._invites.retry_after()))]
+            self._final_failure(invite, source, 503, headers=retry)
+            return
+        # Everything that can refuse the call is decided before a port is taken.
+        local_tag = new_tag()
+        try:
+            dialog = Dialog.from_invite(invite, local_tag, source)
+            target_host = SipUri.parse(dialog.remote_target).host
+            domain = cfg.domain or _domain_of(cfg.registrar) or target_host
+        except SipParseError as exc:
+            log.info("INVITE %s refused: %s", clip(invite.call_id, 40), exc)
+            self._final_failure(invite, source, 400, to_tag=local_tag)
+            return
+        if invite.body and not _acceptable_offer(invite.body):
+            self._final_failure(invite, source, 488, to_tag=local_tag)
+            return
         try:
             rtp_port, rtp = await open_rtp_session(
-                cfg.host, cfg.rtp_port_min, cfg.rtp_port_max, self._rtp_ports, rtp_factory
+                cfg.host, cfg.rtp_port_min, cfg.rtp_port_max, self._rtp_ports, self._new_rtp
             )
         except OSError:
-            log.error("no free RTP port: refusing call %s", invite.call_id)
-            self._final_failure(invite, source, 503)
+            log.error("no free RTP port: refusing call %s", clip(invite.call_id, 40))
+            self._final_failure(invite, source, 503, to_tag=local_tag)
             return
-        local_tag = new_tag()
-        dialog = Dialog.from_invite(invite, local_tag)
-        domain = _domain_of(cfg.registrar) or SipUri.parse(dialog.remote_target).host
-        local_sdp = LocalSdp(cfg.advertised, rtp_port)
-        call = SipCall(self, dialog, rtp, rtp_port, local_sdp, domain, cfg.transfer_timeout)
-        if invite.body:
-            sdp = call.negotiate_offer(invite.body)
-            if sdp is None:
-                self._release(call)
-                self._final_failure(invite, source, 488, to_tag=local_tag)
-                return
-        else:  # late offer: we offer in the 200, the answer comes in the ACK
-            sdp = call.local_sdp.offer()
-            call.awaiting_answer = True
-        branch = self._tx_key(invite)[0]
-        self._early[branch] = call
-        self.calls[dialog.key] = call
-        self._respond(invite, source, 180, to_tag=local_tag)
+        call = SipCall(
+            self,
+            dialog,
+            rtp,
+            rtp_port,
+            LocalSdp(cfg.advertised, rtp_port),
+            domain,
+            cfg.transfer_timeout,
+        )
+        try:
+            self._answer(invite, source, call)
+        except Exception:
+            self._release(call)
+            self._final_failure(invite, source, 500, to_tag=local_tag)
+            raise
         if cfg.answer_delay > 0:
             await asyncio.sleep(cfg.answer_delay)
+        branch = self._tx_key(invite)[0]
         if self._early.pop(branch, None) is None or call.state is not CallState.EARLY:
             return  # cancelled while ringing
         call.state = CallState.ANSWERED
         call.answered_at = asyncio.get_running_loop().time()
+        sdp = call.pending_sdp or ""
         self._respond(invite, source, 200, to_tag=local_tag, body=sdp.encode())
         self._wait_ack(invite, call)
+
+    def _answer(self, invite: SipRequest, source: Addr, call: SipCall) -> None:
+        """Apply the offer (or prepare ours), register the call, ring."""
+        if invite.body:
+            sdp = call.negotiate_offer(invite.body)
+            if sdp is None:
+                raise ValueError("SDP offer refused after it was accepted")
+        else:  # late offer: we offer in the 200, the answer comes in the ACK
+            sdp = call.local_sdp.offer()
+            call.awaiting_answer = True
+        call.pending_sdp = sdp
+        self._early[self._tx_key(invite)[0]] = call
+        self.calls[call.dialog.key] = call
+        self._respond(invite, source, 180, to_tag=call.dialog.local_tag)
+
+    def _new_rtp(self) -> RtpSession:
+        cfg = self.config
+        return RtpSession(
+            _ignore,
+            _ignore,
+            _nothing,
+            cfg.media_timeout,
+            cfg.idle_silence,
+            source_policy=cfg.rtp_source,
+        )
 
     def _wait_ack(self, invite: SipRequest, call: SipCall | None) -> None:
         tx = self._server_tx.get(self._tx_key(invite))
@@ -337,18 +486,20 @@ class SipAgent(asyncio.DatagramProtocol):
         self._wait_ack(invite, None)
 
     async def _retransmit_until_ack(self, tx: _ServerTx, call: SipCall | None) -> None:
-        """Timer G (T1 doubling up to T2) until the ACK; timer H gives up after 64·T1."""
-        interval, waited = self.config.t1, 0.0
-        while waited < 64 * self.config.t1:
+        """Timer G (T1 doubling up to T2) until the ACK, for at most `ack_timeout`."""
+        cfg = self.config
+        interval, waited = cfg.t1, 0.0
+        limit = min(64 * cfg.t1, cfg.ack_timeout)
+        while waited < limit:
             try:
-                await asyncio.wait_for(tx.acked.wait(), interval)
+                await asyncio.wait_for(tx.acked.wait(), min(interval, limit - waited))
                 return
             except TimeoutError:
-                waited += interval
-                interval = min(interval * 2, self.config.t2)
+                waited += min(interval, limit - waited)
+                interval = min(interval * 2, cfg.t2)
                 if call is not None and call.state is CallState.ENDED:
                     return
-                if tx.last:
+                if tx.last and waited < limit:
                     self._send(tx.last, tx.addr)
         self._awaiting_ack = {k: v for k, v in self._awaiting_ack.items() if v is not tx}
         if call is not None and call.state is not CallState.ENDED:
@@ -391,7 +542,6 @@ class SipAgent(asyncio.DatagramProtocol):
     def _on_cancel(self, cancel: SipRequest, source: Addr) -> None:
         key = self._tx_key(cancel)
         invite_tx = self._server_tx.get((key[0], "INVITE"))
-        self._open_tx(cancel, source)
         if invite_tx is None:
             self._respond(cancel, source, 481)
             return
@@ -399,7 +549,7 @@ class SipAgent(asyncio.DatagramProtocol):
         call = self._early.pop(key[0], None)
         if call is not None and call.state is CallState.EARLY:
             call.end(HangupCause.CALLER)
-            self._final_failure(invite_tx.request, invite_tx.addr, 487, call.dialog.local_tag)
+            self._final_failure(invite_tx.request, invite_tx.source, 487, call.dialog.local_tag)
 
     def _in_dialog(self, request: SipRequest, source: Addr) -> None:
         key = (request.call_id, request.to_addr.tag, request.from_addr.tag)
@@ -412,7 +562,7 @@ class SipAgent(asyncio.DatagramProtocol):
                 self._respond(request, source, 481)
             return
         cseq = request.cseq[0]
-        if cseq < call.dialog.remote_cseq and method != "ACK":
+        if cseq < call.dialog.remote_cseq:
             self._respond(request, source, 500, "CSeq Out of Order")
             return
         call.dialog.remote_cseq = cseq
@@ -520,7 +670,7 @@ class SipAgent(asyncio.DatagramProtocol):
         body: bytes = b"",
     ) -> SipResponse | None:
         dialog = call.dialog
-        destination = await self._resolve(dialog.next_hop())
+        destination = self._next_hop(dialog)
 
         def build() -> SipRequest:
             dialog.local_cseq += 1
@@ -541,22 +691,26 @@ class SipAgent(asyncio.DatagramProtocol):
 
         return await self.request_with_auth(build, destination)
 
-    async def send_options(self, uri: str) -> SipResponse | None:
-        """Out-of-dialog OPTIONS (a keep-alive or capability probe)."""
-        destination = await self._resolve(uri)
-        call_id = new_call_id(self.config.advertised)
-        tag = new_tag()
+    def _next_hop(self, dialog: Dialog) -> Addr:
+        """The dialog's next hop when it is an allowed IP address, else where the dialog
+        came from: a Contact or Record-Route never makes us resolve a name or send to a
+        stranger (and a phone behind NAT, whose Contact is private, is still reached)."""
+        try:
+            uri = SipUri.parse(dialog.next_hop())
+            host = uri.params.get("maddr") or uri.host
+            ipaddress.ip_address(host)
+        except (SipParseError, ValueError):
+            return dialog.source
+        if not self.peers.allows(host):
+            return dialog.source
+        return (host, uri.port or 5060)
 
-        def build() -> SipRequest:
-            request = SipRequest(Headers(), b"", "OPTIONS", uri)
-            request.headers.add("Max-Forwards", "70")
-            request.headers.add("From", f"<{self.contact_uri}>;tag={tag}")
-            request.headers.add("To", f"<{uri}>")
-            request.headers.add("Call-ID", call_id)
-            request.headers.add("CSeq", "1 OPTIONS")
-            return request
-
-        return await self.send_request(build(), destination)
+    async def registrar_address(self) -> Addr:
+        """The registrar's address (its name is resolved off the loop, once)."""
+        if self._registrar_addr is None:
+            assert self.config.registrar is not None
+            self._registrar_addr = await self._resolve(self.config.registrar)
+        return self._registrar_addr
 
     def call_ended(self, call: SipCall) -> None:
         """Forget the call a little later (late retransmissions still find the dialog)."""
@@ -584,117 +738,16 @@ class SipAgent(asyncio.DatagramProtocol):
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
             return (str(infos[0][4][0]), port)
 
-    # --- registration -----------------------------------------------------------------
 
-    async def _register(self, expires: int) -> SipResponse | None:
-        registrar = self.config.registrar
-        assert registrar is not None
-        domain = _domain_of(registrar) or self.config.host
-        aor = f"sip:{self.config.user}@{domain}"
-        tag = new_tag()
-
-        def build() -> SipRequest:
-            self._register_cseq += 1
-            request = SipRequest(Headers(), b"", "REGISTER", registrar)
-            h = request.headers
-            h.add("Max-Forwards", "70")
-            h.add("From", f'"{self.config.display_name}" <{aor}>;tag={tag}')
-            h.add("To", f"<{aor}>")
-            h.add("Call-ID", self._register_call_id)
-            h.add("CSeq", f"{self._register_cseq} REGISTER")
-            h.add("Contact", f"<{self.contact_uri}>;expires={expires}")
-            h.add("Expires", str(expires))
-            h.add("User-Agent", self.config.user_agent)
-            return request
-
-        response = await self.request_with_auth(build, await self._resolve(registrar))
-        self.registered = bool(response and 200 <= response.status < 300 and expires > 0)
-        return response
-
-    async def _register_loop(self) -> None:
-        while True:
-            try:
-                response = await self._register(self.config.register_expires)
-            except (OSError, SipParseError) as exc:
-                log.warning("REGISTER failed: %s", exc)
-                response = None
-            if response is not None and 200 <= response.status < 300:
-                granted = _granted_expiry(response, self.config.register_expires)
-                await asyncio.sleep(max(granted * 0.8, 5.0))
-            else:
-                log.warning("REGISTER refused: %s", response and response.status)
-                await asyncio.sleep(30.0)
-
-
-def digest_authorization(
-    challenge: str, method: str, uri: str, user: str, password: str, cnonce: str | None = None
-) -> str | None:
-    """The Authorization value for a Digest challenge (RFC 2617 / RFC 7616, MD5 or SHA-256)."""
-    scheme, _, rest = challenge.strip().partition(" ")
-    if scheme.lower() != "digest":
-        return None
-    params: dict[str, str] = {}
-    for item in _split_commas(rest):
-        key, _, value = item.partition("=")
-        params[key.strip().lower()] = value.strip().strip('"')
-    algorithm = params.get("algorithm", "MD5")
-    algo = algorithm.upper().removesuffix("-SESS")
-    hasher = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}.get(algo)
-    if hasher is None:
-        return None
-
-    def h(text: str) -> str:
-        return hasher(text.encode()).hexdigest()
-
-    realm, nonce = params.get("realm", ""), params.get("nonce", "")
-    ha1 = h(f"{user}:{realm}:{password}")
-    cnonce = cnonce or secrets.token_hex(8)
-    if algorithm.upper().endswith("-SESS"):
-        ha1 = h(f"{ha1}:{nonce}:{cnonce}")
-    ha2 = h(f"{method}:{uri}")
-    qops = [q.strip() for q in params.get("qop", "").split(",") if q.strip()]
-    fields = [
-        f'username="{user}"',
-        f'realm="{realm}"',
-        f'nonce="{nonce}"',
-        f'uri="{uri}"',
-        f"algorithm={algorithm}",
-    ]
-    if "auth" in qops:
-        nc = "00000001"
-        response = h(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-        fields += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
-    else:
-        response = h(f"{ha1}:{nonce}:{ha2}")
-    fields.append(f'response="{response}"')
-    if "opaque" in params:
-        fields.append(f'opaque="{params["opaque"]}"')
-    return "Digest " + ", ".join(fields)
-
-
-def _split_commas(text: str) -> list[str]:
-    out: list[str] = []
-    buf: list[str] = []
-    quoted = False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            out.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
-    out.append("".join(buf))
-    return [item.strip() for item in out if item.strip()]
-
-
-def _granted_expiry(response: SipResponse, default: int) -> int:
-    for contact in response.headers.get_all("Contact"):
-        value = NameAddr.parse(contact).params.get("expires", "")
-        if value.isdigit():
-            return int(value)
-    header = response.headers.get("Expires") or ""
-    return int(header) if header.strip().isdigit() else default
+def _acceptable_offer(body: bytes) -> bool:
+    """Whether an SDP offer has a G.711 stream we can send to (checked before a port is
+    taken, so that a refused call costs nothing)."""
+    try:
+        chosen = negotiate(parse_sdp(body))
+        media_address((chosen.remote_host, chosen.remote_port))
+    except (SdpError, ValueError):
+        return False
+    return True
 
 
 def _domain_of(uri: str | None) -> str | None:

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 Event = AudioFrame | DtmfDigit | HangupCause
 _SIPFRAG = re.compile(r"^\s*SIP/2\.0\s+(\d{3})", re.I)
 _DTMF_CHARS = "0123456789*#ABCD"
+# Events waiting for the call logic: 10 s of audio, then frames are dropped (the logic
+# is stuck, or media floods in); a few digits more; the hang-up always gets in.
+MAX_QUEUED_AUDIO = 500
+MAX_QUEUED_DIGITS = 32
 
 
 class CallState(Enum):
@@ -46,14 +50,17 @@ class Dialog:
     local_party: str  # our From header value in requests we send (with our tag)
     remote_party: str  # their From header value (with their tag)
     remote_target: str  # their Contact URI
+    source: tuple[str, int]  # where the INVITE came from: our next hop when theirs is not usable
     route_set: list[str] = field(default_factory=list)
     local_cseq: int = 0
     remote_cseq: int = 0
 
     @classmethod
-    def from_invite(cls, invite: SipRequest, local_tag: str) -> Dialog:
+    def from_invite(cls, invite: SipRequest, local_tag: str, source: tuple[str, int]) -> Dialog:
+        """Raises SipParseError when the remote target is not a SIP URI we could use."""
         contacts = invite.headers.get_all("Contact")
         target = NameAddr.parse(contacts[0]).uri if contacts else invite.from_addr.uri
+        SipUri.parse(target)  # e.g. <tel:+33...> as Contact: refused before anything is taken
         to = invite.headers.get("To") or ""
         return cls(
             call_id=invite.call_id,
@@ -62,6 +69,7 @@ class Dialog:
             local_party=to if NameAddr.parse(to).tag else f"{to};tag={local_tag}",
             remote_party=invite.headers.get("From") or "",
             remote_target=target,
+            source=source,
             route_set=invite.headers.get_all("Record-Route"),
             remote_cseq=invite.cseq[0],
         )
@@ -129,7 +137,9 @@ class SipCall:
         self.negotiated: Negotiated | None = None
         self.answered_at: float | None = None
         self.awaiting_answer = False  # we sent an offer in a 2xx: the answer is in the ACK
+        self.pending_sdp: str | None = None  # the SDP our 200 OK will carry
         self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self.dropped_events = 0
         self._playbacks: deque[_Playback] = deque()
         self._refer_outcome: asyncio.Future[int] | None = None
         self._transferring = False
@@ -216,17 +226,18 @@ class SipCall:
         try:
             offer = parse_sdp(body)
             chosen = negotiate(offer)
-        except (SdpError, ValueError):
+            self._apply(chosen)
+        except (SdpError, ValueError) as exc:
+            log.info("call %s: SDP offer refused: %s", self.call_id, exc)
             return None
-        self._apply(chosen)
         return self.local_sdp.answer(offer, chosen)
 
     def apply_answer(self, body: bytes) -> bool:
         try:
-            chosen = negotiate(parse_sdp(body))
-        except (SdpError, ValueError):
+            self._apply(negotiate(parse_sdp(body)))
+        except (SdpError, ValueError) as exc:
+            log.info("call %s: SDP answer refused: %s", self.call_id, exc)
             return False
-        self._apply(chosen)
         return True
 
     def _apply(self, chosen: Negotiated) -> None:
@@ -327,11 +338,22 @@ class SipCall:
 
     def _on_audio(self, pcm: bytes) -> None:
         if self.state is not CallState.ENDED:
-            self._events.put_nowait(AudioFrame(pcm, asyncio.get_running_loop().time()))
+            self._queue(AudioFrame(pcm, asyncio.get_running_loop().time()), MAX_QUEUED_AUDIO)
 
     def _on_digit(self, digit: str) -> None:
         if self.state is not CallState.ENDED:
-            self._events.put_nowait(DtmfDigit(digit, asyncio.get_running_loop().time()))
+            limit = MAX_QUEUED_AUDIO + MAX_QUEUED_DIGITS
+            self._queue(DtmfDigit(digit, asyncio.get_running_loop().time()), limit)
+
+    def _queue(self, event: Event, limit: int) -> None:
+        if self._events.qsize() >= limit:
+            self.dropped_events += 1
+            if self.dropped_events in (1, 100, 10_000):
+                log.warning(
+                    "call %s: %d events dropped (queue full)", self.call_id, self.dropped_events
+                )
+            return
+        self._events.put_nowait(event)
 
     def _on_media_timeout(self) -> None:
         log.warning("call %s: no RTP for %.0f s, hanging up", self.call_id, self.rtp.media_timeout)

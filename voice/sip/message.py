@@ -1,9 +1,14 @@
-"""SIP messages (RFC 3261 §7): lenient parsing and serialisation.
+"""SIP messages (RFC 3261 §7): bounded, linear-time parsing and serialisation.
 
 Parsing accepts folded headers, compact header names, any header-name case, several
 values on one line for list headers (Via, Contact, Route...) and odd parameter values.
 It raises `SipParseError` only when the start line, a header line or a mandatory header
 cannot be made sense of; the agent answers 400 to those when it can.
+
+Every step is linear in the size of the datagram, and `Limits` bounds that size, the
+number of header fields and the length of each one, so a hostile datagram costs at most
+a few milliseconds. Error texts quote at most `QUOTE_CHARS` of the input (they end up in
+log records and in reason phrases).
 """
 
 from __future__ import annotations
@@ -55,11 +60,46 @@ _CANONICAL = {
 LIST_HEADERS = frozenset({"via", "contact", "route", "record-route", "allow", "supported"})
 MAGIC_COOKIE = "z9hG4bK"
 REQUIRED = ("Via", "From", "To", "Call-ID", "CSeq")
+# Headers that may appear once only (RFC 3261 §7.3.1; RFC 4475 §3.3.8-9).
+SINGLE = ("Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length", "Content-Type")
 _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
+_VERSION = re.compile(r"^SIP/(\d{1,3})\.(\d{1,3})$", re.I)
+_URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):\S+$")
+QUOTE_CHARS = 60
+MAX_CSEQ = 2**31 - 1  # RFC 3261 §8.1.1.5: the sequence number is below 2**31
 
 
 class SipParseError(ValueError):
     """The datagram is not a SIP message we can make sense of."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one datagram may contain (anything larger is refused unparsed)."""
+
+    max_datagram: int = 8192  # bytes; RFC 4475's longest message is about 4 KB
+    max_headers: int = 128  # header fields (RFC 4475 "longreq" has 43)
+    max_header_bytes: int = 4096  # one header field, folded lines joined
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def clip(text: str | bytes, limit: int = QUOTE_CHARS) -> str:
+    """`text` quoted for a log line or an error: at most `limit` characters, then its size."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} chars)"
+
+
+def ascii_int(text: str, max_digits: int = 10) -> int | None:
+    """The value of a decimal number made of ASCII digits only ("²" is no digit), or None."""
+    text = text.strip()
+    if not text or len(text) > max_digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
 
 
 def canonical_name(name: str) -> str:
@@ -187,9 +227,10 @@ class SipMessage:
     @property
     def cseq(self) -> tuple[int, str]:
         raw = (self.headers.get("CSeq") or "").split()
-        if len(raw) != 2 or not raw[0].isdigit():
-            raise SipParseError(f"bad CSeq: {self.headers.get('CSeq')!r}")
-        return int(raw[0]), raw[1].upper()
+        number = ascii_int(raw[0]) if len(raw) == 2 else None
+        if number is None or number > MAX_CSEQ:
+            raise SipParseError(f"bad CSeq: {clip(self.headers.get('CSeq') or '')}")
+        return number, raw[1].upper()
 
     @property
     def from_addr(self) -> NameAddr:
@@ -224,6 +265,7 @@ class SipMessage:
 class SipRequest(SipMessage):
     method: str = ""
     uri: str = ""
+    version: str = "SIP/2.0"
 
     def start_line(self) -> str:
         return f"{self.method} {self.uri} SIP/2.0"
@@ -244,6 +286,8 @@ class Via:
     host: str
     port: int | None
     params: dict[str, str]
+    version: str = "2.0"
+    empty_params: bool = False  # `;;` or a trailing `;` (RFC 4475 §3.1.2.1)
 
     @property
     def branch(self) -> str:
@@ -251,11 +295,16 @@ class Via:
 
     @classmethod
     def parse(cls, value: str) -> Via:
-        m = re.match(r"\s*SIP\s*/\s*2\.0\s*/\s*(\S+)\s+([^;]+)(.*)$", value, re.S)
+        # No alternation or nested repetition: one pass over the value at most.
+        m = re.match(r"\s*SIP\s*/\s*(\d{1,3}\.\d{1,3})\s*/\s*(\S+)\s+([^;]+)(.*)$", value, re.S)
         if not m:
-            raise SipParseError(f"bad Via: {value!r}")
-        host, port = split_hostport(m.group(2).strip())
-        return cls(m.group(1).upper(), host, port, parse_params(m.group(3)))
+            raise SipParseError(f"bad Via: {clip(value)}")
+        host, port = split_hostport(m.group(3).strip())
+        if not host or any(ch in host for ch in ' \t,"<>'):
+            raise SipParseError(f"bad Via host: {clip(host)}")
+        rest = m.group(4)
+        empty = any(not item.strip() for item in rest.split(";")[1:])
+        return cls(m.group(2).upper(), host, port, parse_params(rest), m.group(1), empty)
 
 
 @dataclass(frozen=True)
@@ -272,6 +321,7 @@ class NameAddr:
 
     @classmethod
     def parse(cls, value: str) -> NameAddr:
+        """Lenient: what cannot be a display name or a URI is kept as it is."""
         value = value.strip()
         if "<" in value and ">" in value[value.index("<") :]:
             start = value.index("<")
@@ -299,7 +349,7 @@ class SipUri:
     def parse(cls, uri: str) -> SipUri:
         m = re.match(r"\s*(sips?):(?:([^@]*)@)?([^;?]+)([^?]*)", uri, re.I)
         if not m:
-            raise SipParseError(f"bad SIP URI: {uri!r}")
+            raise SipParseError(f"bad SIP URI: {clip(uri)}")
         host, port = split_hostport(m.group(3))
         user = (m.group(2) or "").split(":")[0]
         return cls(m.group(1).lower(), user, host, port, parse_params(m.group(4)))
@@ -312,17 +362,27 @@ def split_hostport(text: str) -> tuple[str, int | None]:
         port = rest[1:] if rest.startswith(":") else ""
     else:
         host, _, port = text.partition(":")
-    if port and not port.strip().isdigit():
-        raise SipParseError(f"bad port in {text!r}")
-    return host, int(port) if port else None
+    if not port:
+        return host, None
+    number = ascii_int(port, 5)
+    if number is None or not 0 < number < 65536:
+        raise SipParseError(f"bad port in {clip(text)}")
+    return host, number
 
 
-def parse_message(data: bytes, strict: bool = True) -> SipRequest | SipResponse:
+def parse_message(
+    data: bytes, strict: bool = True, limits: Limits = DEFAULT_LIMITS
+) -> SipRequest | SipResponse:
     """Parse one UDP datagram. Raises `SipParseError`.
 
-    With `strict=False` missing mandatory headers and a bad CSeq are let through (the
-    agent uses it to answer 400 to what the strict parse refused).
+    With `strict=False` what the strict parse refuses for its content (a header line
+    without a colon, a missing or repeated mandatory header, a bad CSeq or
+    Content-Length, a body shorter than announced) is let through as well as it can be,
+    so that the agent can still answer 400 to a request it can route back. `limits`
+    apply in both modes; the start line must make sense in both.
     """
+    if len(data) > limits.max_datagram:
+        raise SipParseError(f"datagram of {len(data)} bytes (limit {limits.max_datagram})")
     head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
         head, sep, body = data.partition(b"\n\n")
@@ -330,45 +390,104 @@ def parse_message(data: bytes, strict: bool = True) -> SipRequest | SipResponse:
     lines = text.replace("\r\n", "\n").split("\n")
     if not lines or not lines[0].strip():
         raise SipParseError("empty message")
-    start, header_lines = lines[0].strip(), lines[1:]
+    headers = _parse_headers(lines[1:], strict, limits)
+    body = _body(headers, body, strict)
+    msg = _start_line(lines[0], headers, body)
+    if strict:
+        _check_mandatory(msg)
+    return msg
+
+
+def _parse_headers(lines: list[str], strict: bool, limits: Limits) -> Headers:
+    """Header fields, folded lines joined (each field's pieces are joined once: linear)."""
     headers = Headers()
-    for line in header_lines:
+    name: str | None = None
+    parts: list[str] = []
+    size = count = 0
+
+    def flush() -> None:
+        if name is not None:
+            headers.add(name, " ".join(p for p in parts if p))
+
+    for line in lines:
         if line[:1] in (" ", "\t"):
-            if not list(headers):
-                raise SipParseError("continuation line before any header")
-            headers.extend_last(line.strip())
+            if name is None:
+                if strict or count == 0:
+                    raise SipParseError("continuation line before any header")
+                continue  # lenient: the continuation of a line we skipped
+            size += len(line)
+            if size > limits.max_header_bytes:
+                raise SipParseError(f"header field over {limits.max_header_bytes} bytes")
+            parts.append(line.strip())
             continue
         if not line.strip():
             continue
-        name, colon, value = line.partition(":")
-        if not colon or not _TOKEN.match(name.strip()):
-            raise SipParseError(f"bad header line: {line!r}")
-        headers.add(name, value)
-    length = headers.get("Content-Length")
-    if length is not None:
-        if not length.strip().isdigit():
-            raise SipParseError(f"bad Content-Length: {length!r}")
-        if int(length) > len(body):
-            raise SipParseError("truncated body")
-        body = body[: int(length)]
-    msg: SipRequest | SipResponse
+        flush()
+        name, parts = None, []
+        count += 1
+        size = len(line)
+        if count > limits.max_headers:
+            raise SipParseError(f"more than {limits.max_headers} header fields")
+        if size > limits.max_header_bytes:
+            raise SipParseError(f"header field over {limits.max_header_bytes} bytes")
+        field_name, colon, value = line.partition(":")
+        if not colon or len(field_name) > 128 or not _TOKEN.match(field_name.strip()):
+            if strict:
+                raise SipParseError(f"bad header line: {clip(line)}")
+            continue
+        name, parts = field_name, [value.strip()]
+    flush()
+    return headers
+
+
+def _body(headers: Headers, rest: bytes, strict: bool) -> bytes:
+    lengths = [v for n, v in headers if n == "Content-Length"]
+    if not lengths:
+        return rest  # UDP: the rest of the datagram (RFC 3261 §18.3)
+    length = ascii_int(lengths[0], 6)
+    if strict:
+        if len(lengths) > 1:
+            raise SipParseError("several Content-Length values")
+        if length is None:
+            raise SipParseError(f"bad Content-Length: {clip(lengths[0])}")
+        if length > len(rest):
+            raise SipParseError("Content-Length larger than the datagram")
+    if length is None:
+        return rest
+    return rest[:length]
+
+
+def _start_line(start: str, headers: Headers, body: bytes) -> SipRequest | SipResponse:
     if start.upper().startswith("SIP/"):
         parts = start.split(None, 2)
-        if len(parts) < 2 or not parts[1].isdigit() or len(parts[1]) != 3:
-            raise SipParseError(f"bad status line: {start!r}")
-        msg = SipResponse(headers, body, int(parts[1]), parts[2] if len(parts) > 2 else "")
-    else:
-        parts = start.split()
-        if len(parts) != 3 or not parts[2].upper().startswith("SIP/") or not _TOKEN.match(parts[0]):
-            raise SipParseError(f"bad request line: {start!r}")
-        msg = SipRequest(headers, body, parts[0].upper(), parts[1])
-    if strict:
-        for name in REQUIRED:
-            if name not in headers:
-                raise SipParseError(f"missing {name}")
-        msg.cseq  # noqa: B018 - validates
-        msg.top_via  # noqa: B018
-    return msg
+        code = ascii_int(parts[1], 3) if len(parts) >= 2 and len(parts[1]) == 3 else None
+        if not _VERSION.match(parts[0]) or code is None or not 100 <= code <= 699:
+            raise SipParseError(f"bad status line: {clip(start)}")
+        return SipResponse(headers, body, code, parts[2].strip() if len(parts) > 2 else "")
+    parts = start.split()  # several SP between the elements are tolerated (RFC 4475 §3.1.2.9)
+    if (
+        len(parts) != 3
+        or not _VERSION.match(parts[2])
+        or not _TOKEN.match(parts[0])
+        or not _URI_SCHEME.match(parts[1])
+    ):
+        raise SipParseError(f"bad request line: {clip(start)}")
+    return SipRequest(headers, body, parts[0].upper(), parts[1], parts[2].upper())
+
+
+def _check_mandatory(msg: SipRequest | SipResponse) -> None:
+    for name in REQUIRED:
+        if name not in msg.headers:
+            raise SipParseError(f"missing {name}")
+    names = [n for n, _ in msg.headers]
+    for name in SINGLE:
+        if names.count(name) > 1:
+            raise SipParseError(f"several {name} header fields")
+    _, method = msg.cseq
+    if isinstance(msg, SipRequest) and method != msg.method:
+        raise SipParseError(f"CSeq method {clip(method)} is not the request's")
+    for value in msg.headers.get_all("Via"):
+        Via.parse(value)
 
 
 def new_branch() -> str:
@@ -390,12 +509,16 @@ REASONS = {
     202: "Accepted",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     407: "Proxy Authentication Required",
     408: "Request Timeout",
+    406: "Not Acceptable",
     415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
     420: "Bad Extension",
+    423: "Interval Too Brief",
     481: "Call/Transaction Does Not Exist",
     486: "Busy Here",
     487: "Request Terminated",
@@ -405,6 +528,7 @@ REASONS = {
     500: "Server Internal Error",
     501: "Not Implemented",
     503: "Service Unavailable",
+    505: "Version Not Supported",
 }
 
 

@@ -1,9 +1,18 @@
-"""SDP (RFC 4566) offer/answer (RFC 3264) for one G.711 audio stream plus RFC 4733 events."""
+"""SDP (RFC 4566) offer/answer (RFC 3264) for one G.711 audio stream plus RFC 4733 events.
+
+Connection addresses must be IP literals: a host name would have to be resolved before
+every RTP packet (synchronously, on the event loop), and a media peer with a name is
+not something a PBX or a phone sends. Ports and payload types are ASCII numbers in
+their range, or the description is refused (the call gets 488).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass, field
+
+from voice.sip.message import ascii_int, clip
 
 # Static payload types we can encode (RFC 3551).
 G711 = {0: "PCMU", 8: "PCMA"}
@@ -53,25 +62,38 @@ def parse_sdp(text: str | bytes) -> SessionDescription:
         if kind == "o":
             sdp.origin = value
         elif kind == "c":
-            parts = value.split()
-            if len(parts) < 3:
-                raise SdpError(f"bad c= line: {line!r}")
-            address = parts[2].split("/")[0]
+            address = _connection_address(value)
             if current is None:
                 sdp.connection = address
             else:
                 current.connection = address
         elif kind == "m":
             parts = value.split()
-            if len(parts) < 3 or not parts[1].split("/")[0].isdigit():
-                raise SdpError(f"bad m= line: {line!r}")
-            current = MediaDescription(parts[0], int(parts[1].split("/")[0]), parts[2], parts[3:])
+            port = ascii_int(parts[1].split("/")[0], 5) if len(parts) >= 3 else None
+            if port is None or port > 65535:  # 0 is legal: a refused stream
+                raise SdpError(f"bad m= line: {clip(line)}")
+            current = MediaDescription(parts[0], port, parts[2], parts[3:])
             sdp.media.append(current)
         elif kind == "a":
             _attribute(sdp, current, value)
     if not sdp.media:
         raise SdpError("no m= line")
     return sdp
+
+
+def _connection_address(value: str) -> str:
+    """`IN IP4 192.0.2.1` → "192.0.2.1"; refuses names and a family that does not match."""
+    parts = value.split()
+    if len(parts) < 3 or parts[0].upper() != "IN" or parts[1].upper() not in ("IP4", "IP6"):
+        raise SdpError(f"bad c= line: {clip(value)}")
+    text = parts[2].split("/")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise SdpError(f"c= address is not an IP address: {clip(text)}") from None
+    if (address.version == 4) != (parts[1].upper() == "IP4"):
+        raise SdpError(f"c= address family does not match: {clip(value)}")
+    return str(address)
 
 
 def _attribute(sdp: SessionDescription, media: MediaDescription | None, value: str) -> None:
@@ -87,15 +109,22 @@ def _attribute(sdp: SessionDescription, media: MediaDescription | None, value: s
     if name == "rtpmap":
         pt, _, enc = arg.strip().partition(" ")
         bits = enc.strip().split("/")
-        if pt.isdigit() and bits and bits[0]:
-            rate = int(bits[1]) if len(bits) > 1 and bits[1].isdigit() else 8000
-            media.rtpmap[int(pt)] = (bits[0], rate)
+        number = _payload_type(pt)
+        if number is not None and bits and bits[0]:
+            rate = ascii_int(bits[1], 6) if len(bits) > 1 else None
+            media.rtpmap[number] = (bits[0], rate or 8000)
     elif name == "fmtp":
         pt, _, params = arg.strip().partition(" ")
-        if pt.isdigit():
-            media.fmtp[int(pt)] = params.strip()
-    elif name == "ptime" and arg.strip().isdigit():
-        media.ptime = int(arg.strip())
+        number = _payload_type(pt)
+        if number is not None:
+            media.fmtp[number] = params.strip()
+    elif name == "ptime":
+        media.ptime = ascii_int(arg, 4)
+
+
+def _payload_type(text: str) -> int | None:
+    number = ascii_int(text, 3)
+    return number if number is not None and number < 128 else None
 
 
 @dataclass(frozen=True)
@@ -126,9 +155,9 @@ def negotiate(offer: SessionDescription) -> Negotiated:
         codec_pt: int | None = None
         dtmf_pt: int | None = None
         for fmt in media.formats:
-            if not fmt.isdigit():
+            pt = _payload_type(fmt)
+            if pt is None:
                 continue
-            pt = int(fmt)
             name, rate = media.rtpmap.get(pt, (G711.get(pt, ""), 8000))
             upper = name.upper()
             if codec_pt is None and rate == 8000 and upper in ("PCMU", "PCMA"):
