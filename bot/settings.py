@@ -20,6 +20,8 @@ from bot.domain.availability import WEEKDAYS, AgentHours, parse_ranges
 
 DEFAULT_SETTINGS_FILE = Path(__file__).with_name("settings.yml")
 ENV_PREFIX = "GUICHET__"
+# The PBX password of the callbot's extension: from the environment only, never the file.
+SIP_PASSWORD_ENV = "GUICHET_SIP_PASSWORD"
 
 
 class SettingsError(ValueError):
@@ -71,6 +73,16 @@ class ChatSettings:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    burst: int
+    per_minute: float
+
+    @property
+    def enabled(self) -> bool:
+        return self.burst > 0 and self.per_minute > 0
+
+
+@dataclass(frozen=True)
 class VoiceSettings:
     enabled: str = "auto"  # auto | true | false
     sip_host: str = "127.0.0.1"
@@ -79,6 +91,18 @@ class VoiceSettings:
     rtp_port_min: int = 20000
     rtp_port_max: int = 20199
     max_calls: int = 10
+    # SIP peers (PBX, trunk) allowed to talk to the callbot; empty: this machine only.
+    allowed_peers: tuple[str, ...] = ()
+    invite_limit: RateLimit = field(default_factory=lambda: RateLimit(10, 60))
+    rtp_source: str = "sdp"  # sdp | latch (see voice/rtp.py)
+    # Registration with a PBX as an extension; registrar empty: the PBX routes to us.
+    registrar: str = ""
+    sip_domain: str = ""
+    extension: str = "guichet"
+    auth_user: str = ""
+    sip_password: str = field(default="", repr=False)  # from GUICHET_SIP_PASSWORD
+    register_expires: int = 600
+    register_check_s: float = 30.0
     vosk_model: Path = Path("models/vosk-model-small-fr-0.22")
     # auto: Vosk when its model is installed, else the packaged Whisper base model.
     stt_engine: str = "auto"  # auto | vosk | whisper
@@ -97,16 +121,6 @@ class LoggingSettings:
 class MetricsSettings:
     # Networks whose clients may read /metrics on the public port.
     allow_from: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    burst: int
-    per_minute: float
-
-    @property
-    def enabled(self) -> bool:
-        return self.burst > 0 and self.per_minute > 0
 
 
 @dataclass(frozen=True)
@@ -265,10 +279,16 @@ def _handoff(raw: dict[str, Any]) -> HandoffSettings:
     )
 
 
-def _voice(raw: dict[str, Any], data_dir: Path) -> VoiceSettings:
+def _voice(raw: dict[str, Any], data_dir: Path, env: Mapping[str, str]) -> VoiceSettings:
     section = raw.get("voice") or {}
     if not isinstance(section, dict):
         raise SettingsError("settings: section 'voice' must be a mapping")
+    for key in ("password", "sip_password"):
+        if key in section:
+            raise SettingsError(
+                f"settings: 'voice.{key}' must not be in the settings file (it would end up in"
+                f" backups and repositories): set the {SIP_PASSWORD_ENV} environment variable"
+            )
     enabled = str(section.get("enabled", "auto")).lower()
     if enabled not in ("auto", "true", "false"):
         raise SettingsError(
@@ -281,6 +301,19 @@ def _voice(raw: dict[str, Any], data_dir: Path) -> VoiceSettings:
         raise SettingsError(
             f"settings: 'voice.stt_engine' must be auto, vosk or whisper, not {engine!r}"
         )
+    registrar = str(section.get("registrar") or "").strip()
+    if registrar and not registrar.lower().startswith(("sip:", "sips:")):
+        raise SettingsError(
+            f"settings: 'voice.registrar' must be a SIP URI such as sip:pbx.example.org:5060,"
+            f" not {registrar!r}"
+        )
+    rtp_source = str(section.get("rtp_source", "sdp")).lower()
+    if rtp_source not in ("sdp", "latch"):
+        raise SettingsError(
+            f"settings: 'voice.rtp_source' must be sdp or latch, not {rtp_source!r}"
+        )
+    peers = _networks(section.get("allowed_peers") or [], "voice.allowed_peers")
+    invite_limit = _rate_limit(section, "invite_limit", RateLimit(10, 60), "voice.invite_limit")
     try:
         return VoiceSettings(
             enabled=enabled,
@@ -295,6 +328,16 @@ def _voice(raw: dict[str, Any], data_dir: Path) -> VoiceSettings:
             whisper_model=whisper if whisper.is_absolute() else data_dir / whisper,
             silence_reprompt_s=float(section.get("silence_reprompt_s", 8)),
             max_silences=int(section.get("max_silences", 3)),
+            allowed_peers=peers,
+            invite_limit=invite_limit,
+            rtp_source=rtp_source,
+            registrar=registrar,
+            sip_domain=str(section.get("sip_domain") or "").strip(),
+            extension=str(section.get("extension") or "guichet").strip(),
+            auth_user=str(section.get("auth_user") or "").strip(),
+            sip_password=env.get(SIP_PASSWORD_ENV, ""),
+            register_expires=int(section.get("register_expires", 600)),
+            register_check_s=float(section.get("register_check_s", 30)),
         )
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"settings: invalid 'voice' value: {exc}") from exc
@@ -328,10 +371,13 @@ def _mapping(raw: dict[str, Any], key: str) -> dict[str, Any]:
     return section
 
 
-def _rate_limit(section: dict[str, Any], key: str, default: RateLimit) -> RateLimit:
+def _rate_limit(
+    section: dict[str, Any], key: str, default: RateLimit, where: str = ""
+) -> RateLimit:
+    where = where or f"security.rate_limits.{key}"
     value = section.get(key) or {}
     if not isinstance(value, dict):
-        raise SettingsError(f"settings: 'security.rate_limits.{key}' must be a mapping")
+        raise SettingsError(f"settings: '{where}' must be a mapping")
     burst = value.get("burst", default.burst)
     per_minute = value.get("per_minute", default.per_minute)
     if (
@@ -343,7 +389,7 @@ def _rate_limit(section: dict[str, Any], key: str, default: RateLimit) -> RateLi
         or per_minute < 0
     ):
         raise SettingsError(
-            f"settings: 'security.rate_limits.{key}' needs burst (integer >= 0) and "
+            f"settings: '{where}' needs burst (integer >= 0) and "
             f"per_minute (number >= 0; 0 turns the limit off), got {value!r}"
         )
     return RateLimit(burst, float(per_minute))
@@ -419,7 +465,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         logging=logging_settings,
         metrics=metrics_settings,
         security=security_settings,
-        voice=_voice(raw, data_dir),
+        voice=_voice(raw, data_dir, env),
         retention_days=_retention(raw),
         shared=_shared(raw),
         server=_listen(raw, "server"),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot.conversation.calls import CallJournal
 from bot.observability import metrics
-from bot.settings import Settings
+from bot.settings import Settings, VoiceSettings
 from voice.call import CallSettings, PhoneCall
 from voice.session import VoiceSession
 from voice.sip.agent import SipAgent
@@ -30,6 +30,29 @@ log = logging.getLogger(__name__)
 
 class VoiceUnavailable(RuntimeError):
     """voice.enabled is true but the channel cannot start (English, for operators)."""
+
+
+def sip_config(voice: VoiceSettings) -> SipConfig:
+    """The user agent's configuration from the `voice` settings."""
+    return SipConfig(
+        host=voice.sip_host,
+        port=voice.sip_port,
+        public_address=voice.public_address or None,
+        rtp_port_min=voice.rtp_port_min,
+        rtp_port_max=voice.rtp_port_max,
+        max_calls=voice.max_calls,
+        allowed_peers=voice.allowed_peers,
+        invite_burst=voice.invite_limit.burst,
+        invite_per_minute=voice.invite_limit.per_minute,
+        rtp_source=voice.rtp_source,
+        registrar=voice.registrar or None,
+        domain=voice.sip_domain or None,
+        user=voice.extension,
+        auth_user=voice.auth_user or None,
+        password=voice.sip_password or None,
+        register_expires=voice.register_expires,
+        register_check=voice.register_check_s,
+    )
 
 
 @dataclass
@@ -91,17 +114,7 @@ class PhoneChannel:
             return False
         self.engine = engine
         self.synthesizer = Pyttsx3Synthesizer()
-        self.agent = SipAgent(
-            SipConfig(
-                host=voice.sip_host,
-                port=voice.sip_port,
-                public_address=voice.public_address or None,
-                rtp_port_min=voice.rtp_port_min,
-                rtp_port_max=voice.rtp_port_max,
-                max_calls=voice.max_calls,
-            ),
-            self._on_call,
-        )
+        self.agent = SipAgent(sip_config(voice), self._on_call)
         await self.agent.start()
         log.info(
             "phone channel answering SIP on %s:%s (speech recognition: %s)",
@@ -109,6 +122,10 @@ class PhoneChannel:
             self.agent.port,
             engine,
         )
+        if not voice.allowed_peers:
+            log.info("voice.allowed_peers is empty: only SIP peers on this machine are answered")
+        if voice.registrar:
+            log.info("registering as %s with %s", voice.extension, voice.registrar)
         return True
 
     async def _on_call(self, session: VoiceSession) -> None:

@@ -9,7 +9,7 @@
 
 Media is accepted from one source only (no "RTP bleed"): with `source_policy="sdp"`
 the address and port the SDP names; with `"latch"` (peers behind NAT, whose SDP names
-a private address) that address, or else the first source that sends `latch_packets`
+a private address) that address (it always wins), or else the first source that sends `latch_packets`
 consecutive packets of one SSRC within the first `latch_window` packets after the SDP
 (re-INVITEs with a new address open a new window). Packets from any other source are
 dropped and counted; they never change where the bot's speech goes.
@@ -480,11 +480,12 @@ class RtpSession(asyncio.DatagramProtocol):
 
     def _from_peer(self, source: tuple[str, int], packet: RtpPacket) -> bool:
         """Whether media from `source` is the call's; may latch onto it (policy "latch")."""
+        if source == self._sdp_remote:  # what signalling agreed on always wins
+            if self._accepted != source and self.params is not None:
+                self._accepted = self.params.remote = source
+            return True
         if self._accepted is not None:
             return source == self._accepted
-        if source == self._sdp_remote:
-            self._accepted = source
-            return True
         if self._window <= 0:  # "latch": the learning window is over
             return False
         self._window -= 1

@@ -38,6 +38,17 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
+def free_even_port() -> int:
+    """An even UDP port free on 127.0.0.1 (RTP ports are even), outside any fixed range."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+        if port % 2 == 0:
+            return port
+    raise RuntimeError("no free even port")
+
+
 def make_mic_wav(path: Path, text: str, total_s: float) -> Path:
     """French speech by espeak-ng, as 8 kHz mono s16, padded with silence to `total_s`."""
     raw = path.with_suffix(".raw.wav")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.voice.baresip import BARESIP, Baresip, free_port, make_mic_wav
+from tests.voice.baresip import Baresip, free_port, make_mic_wav
 from voice.rtp import RtpPacket, TelephoneEvent, ulaw_encode
 from voice.session import AudioFrame, DtmfDigit, HangupCause, PlaybackResult, VoiceSession
 from voice.sip import SipAgent, SipCall, SipConfig
@@ -64,9 +64,10 @@ def tone_seconds(x: np.ndarray, hz: float = TONE_HZ) -> float:
 
 @pytest.fixture(scope="module")
 def mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The caller's microphone; every baresip test needs it, so it skips them all if need be."""
-    if not (BARESIP and shutil.which("espeak-ng") and shutil.which("sox")):
-        pytest.skip("needs baresip, espeak-ng and sox (Debian packages)")
+    """The caller's microphone; every baresip test needs it, so it fails them all if need be."""
+    for program, package in (("baresip", "baresip"), ("espeak-ng", "espeak-ng"), ("sox", "sox")):
+        if not shutil.which(program):
+            pytest.fail(f"{program} is missing: install the Debian package {package}")
     return make_mic_wav(tmp_path_factory.mktemp("mic") / "mic.wav", SPEECH, total_s=90)
 
 
@@ -138,9 +139,8 @@ class Bot:
 @asynccontextmanager
 async def running(bot: Bot, **config: Any) -> AsyncIterator[SipAgent]:
     base = 40000 + (free_port() % 200) * 100
-    settings = SipConfig(
-        host="127.0.0.1", port=0, rtp_port_min=base, rtp_port_max=base + 99, **config
-    )
+    options: dict[str, Any] = {"rtp_port_min": base, "rtp_port_max": base + 99, **config}
+    settings = SipConfig(host="127.0.0.1", port=0, **options)
     agent = SipAgent(settings, bot.on_call, bot.on_trace)
     await agent.start()
     try:

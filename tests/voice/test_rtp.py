@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from tests.voice.baresip import free_even_port
 from voice.rtp import (
     DtmfTracker,
     MediaParams,
@@ -275,10 +276,11 @@ async def test_rtp_session_loopback_audio_dtmf_and_pacing() -> None:
     frames: list[bytes] = []
     digits: list[str] = []
     timeouts: list[bool] = []
+    free = free_even_port()  # not the stack's range (31000-31199) nor any fixed one
     port, session = await open_rtp_session(
         "127.0.0.1",
-        31000,
-        31100,
+        free,
+        free,
         set(),
         lambda: RtpSession(frames.append, digits.append, lambda: timeouts.append(True), 0.5),
     )
@@ -317,3 +319,243 @@ async def test_rtp_session_loopback_audio_dtmf_and_pacing() -> None:
     assert timeouts == [True]
     session.close()
     transport.close()
+
+
+# --- where media may come from ---------------------------------------------------------
+
+
+class Endpoint(asyncio.DatagramProtocol):
+    """A UDP socket on 127.0.0.1 that keeps the RTP packets it receives."""
+
+    def __init__(self) -> None:
+        self.packets: list[RtpPacket] = []
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.packets.append(RtpPacket.decode(data))
+
+    @property
+    def addr(self) -> tuple[str, int]:
+        assert self.transport is not None
+        return ("127.0.0.1", int(self.transport.get_extra_info("sockname")[1]))
+
+    def send(self, packet: RtpPacket, port: int) -> None:
+        assert self.transport is not None
+        self.transport.sendto(packet.encode(), ("127.0.0.1", port))
+
+
+class Media:
+    """An RtpSession on a free port, with what it delivered."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.digits: list[str] = []
+        self.session: RtpSession | None = None
+        self.port = 0
+
+    async def open(self, policy: str = "sdp") -> RtpSession:
+        free = free_even_port()
+        self.port, self.session = await open_rtp_session(
+            "127.0.0.1",
+            free,
+            free,
+            set(),
+            lambda: RtpSession(
+                self.frames.append, self.digits.append, lambda: None, 0, source_policy=policy
+            ),
+        )
+        return self.session
+
+    async def settle(self, received: int, foreign: int = 0) -> None:
+        """Until the session has seen that many packets from its peer and from others, and
+        released everything its reorder buffer held."""
+        session = self.session
+        assert session is not None
+        await until(
+            lambda: (
+                session.received >= received
+                and session.foreign >= foreign
+                and session.reorder.holding == 0
+            )
+        )
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Poll a condition on the session's state (bounded: 5 s)."""
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 - plain counters, no event to wait on
+            await asyncio.sleep(0.005)
+
+
+async def endpoint() -> Endpoint:
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_datagram_endpoint(Endpoint, local_addr=("127.0.0.1", 0))
+    return protocol
+
+
+TONE = alaw_encode((8000 * np.sin(np.arange(160) / 8000 * 2 * np.pi * 440)).astype("<i2").tobytes())
+
+
+def audio(seq: int, ssrc: int = 7, payload: bytes = TONE) -> RtpPacket:
+    return RtpPacket(8, seq & 0xFFFF, seq * 160, ssrc, payload)
+
+
+def digit(seq: int, ssrc: int, end: bool, timestamp: int = 48000) -> RtpPacket:
+    return RtpPacket(101, seq, timestamp, ssrc, TelephoneEvent(3, end, 10, 800).encode())
+
+
+async def test_a_stranger_neither_reaches_the_call_nor_redirects_its_media() -> None:
+    """ "RTP bleed": the old session latched onto the first packet from anywhere."""
+    media = Media()
+    session = await media.open("sdp")
+    caller, stranger = await endpoint(), await endpoint()
+    session.configure(MediaParams(caller.addr, 8, 101))
+    session.start(lambda: None)  # silence every 20 ms, to wherever the session sends
+    for seq in range(10):  # the stranger is first, with audio and a digit
+        stranger.send(audio(seq, ssrc=666), media.port)
+    for seq, end in ((10, False), (11, True), (12, True)):
+        stranger.send(digit(seq, 666, end), media.port)
+    await media.settle(0, foreign=13)
+    assert media.frames == [] and media.digits == []
+    for seq in range(5):
+        caller.send(audio(seq), media.port)
+    await media.settle(5, foreign=13)
+    assert len(media.frames) == 5 and session.foreign == 13
+    await until(lambda: len(caller.packets) >= 5)
+    assert not stranger.packets  # the bot speaks to the caller only
+    session.close()
+
+
+async def test_latch_follows_a_caller_behind_nat_and_only_it() -> None:
+    """The SDP names an address the caller does not send from (NAT): three packets in
+    sequence from one source latch onto it; strangers before and after do not."""
+    media = Media()
+    session = await media.open("latch")
+    nat, stranger = await endpoint(), await endpoint()
+    session.configure(MediaParams(("127.0.0.1", 9), 8, 101))  # the "private" address
+    session.start(lambda: None)
+    for seq in (0, 5, 9):  # out of sequence: never a candidate for the latch
+        stranger.send(audio(seq, ssrc=666), media.port)
+    for seq in range(100, 104):
+        nat.send(audio(seq), media.port)
+    await media.settle(2, foreign=5)
+    assert session.params is not None and session.params.remote == nat.addr
+    assert len(media.frames) == 2  # from the third in-sequence packet on
+    for seq in range(10, 20):  # in sequence, but after the latch
+        stranger.send(audio(seq, ssrc=666), media.port)
+    await media.settle(2, foreign=15)
+    assert len(media.frames) == 2
+    await until(lambda: len(nat.packets) >= 5)
+    assert not stranger.packets
+    session.close()
+
+
+async def test_a_reinvite_to_a_new_address_moves_the_media() -> None:
+    for policy in ("sdp", "latch"):
+        await reinvite_moves_the_media(policy)
+
+
+async def reinvite_moves_the_media(policy: str) -> None:
+    media = Media()
+    session = await media.open(policy)
+    first, second = await endpoint(), await endpoint()
+    session.configure(MediaParams(first.addr, 8, 101))
+    session.start(lambda: None)
+    for seq in range(3):
+        first.send(audio(seq), media.port)
+    await media.settle(3)
+    session.configure(MediaParams(second.addr, 8, 101))  # re-INVITE: a new SDP address
+    sent_to_first = len(first.packets)
+    for seq in range(100, 103):  # the new peer: its own SSRC and sequence
+        second.send(audio(seq, ssrc=8), media.port)
+    for seq in range(3, 6):
+        first.send(audio(seq), media.port)  # the old address is now a stranger
+    await media.settle(6, foreign=3)
+    assert len(media.frames) == 6, policy
+    await until(lambda: len(second.packets) >= 5)
+    assert len(first.packets) <= sent_to_first + 1, policy
+    session.configure(MediaParams(second.addr, 8, 101))  # same SDP again: nothing moves
+    for seq in range(103, 106):
+        second.send(audio(seq, ssrc=8), media.port)
+    await media.settle(9, foreign=3)
+    assert len(media.frames) == 9, policy
+    session.close()
+
+
+async def test_a_new_ssrc_from_the_caller_keeps_the_audio_flowing() -> None:
+    """A PBX that re-anchors media restarts SSRC and sequence numbers: no loss, no gap."""
+    media = Media()
+    session = await media.open()
+    caller = await endpoint()
+    session.configure(MediaParams(caller.addr, 8, 101))
+    for seq in range(5):
+        caller.send(audio(seq, ssrc=1), media.port)
+    for seq in range(40000, 40005):
+        caller.send(audio(seq, ssrc=2), media.port)
+    await media.settle(10)
+    assert len(media.frames) == 10 and session.ssrc_changes == 1
+    assert session.reorder.lost == 0
+    session.close()
+
+
+async def test_rtcp_on_the_rtp_port_is_not_taken_for_audio() -> None:
+    """RFC 5761: second octet 192-223 is RTCP (SR 200, RR 201, SDES 202, BYE 203...); read
+    as RTP its "SSRC" is random and used to reset the stream."""
+    media = Media()
+    session = await media.open()
+    caller = await endpoint()
+    session.configure(MediaParams(caller.addr, 8, 101))
+    assert caller.transport is not None
+    rtcp = {
+        200: struct.pack("!BBHI", 0x80, 200, 6, 1) + bytes(20),  # sender report
+        203: struct.pack("!BBHI", 0x81, 203, 1, 1),  # BYE
+        201: struct.pack("!BBHI", 0x80, 201, 1, 1),  # empty receiver report
+    }
+    after = {1: rtcp[200], 3: rtcp[203], 4: rtcp[201]}
+    for seq in range(6):
+        caller.send(audio(seq), media.port)
+        if seq in after:
+            caller.transport.sendto(after[seq], ("127.0.0.1", media.port))
+    await media.settle(6)
+    await until(lambda: session.rtcp == 3)
+    assert len(media.frames) == 6
+    assert session.ssrc_changes == 0 and session.reorder.lost == 0
+    session.close()
+
+
+async def test_lost_packets_are_concealed_with_a_bounded_silence() -> None:
+    """Silence for lost packets: at most three 20 ms frames, whatever the gap and the
+    payload size (it used to be up to 10 × the payload)."""
+    media = Media()
+    session = await media.open()
+    caller = await endpoint()
+    session.configure(MediaParams(caller.addr, 8, 101))
+    big = TONE * 10  # 200 ms in one packet
+    caller.send(audio(0), media.port)
+    caller.send(audio(50, payload=big), media.port)  # 49 packets lost
+    await media.settle(2)
+    samples = sum(len(f) for f in media.frames) // 2
+    assert samples == 160 + 3 * 160 + 1600
+    silent = [f for f in media.frames if not any(f)]
+    assert len(silent) == 3
+    session.close()
+
+
+async def test_rtp_ports_are_chosen_at_random() -> None:
+    """A stranger cannot aim at the next call's port from the last one's."""
+    base = 42000 + free_even_port() % 50 * 400  # 400 ports, most of them free
+    used: set[int] = set()
+    sessions = []
+    for _ in range(8):
+        _, session = await open_rtp_session(
+            "127.0.0.1", base, base + 399, used, lambda: RtpSession(print, print, print)
+        )
+        sessions.append(session)
+    ports = sorted(used)
+    for session in sessions:
+        session.close()
+    assert len(ports) == 8 and all(p % 2 == 0 for p in ports)
+    assert ports != list(range(base, base + 16, 2))  # the lowest free ones, in order

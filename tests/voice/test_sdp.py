@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from voice.sip.sdp import LocalSdp, NegotiationError, negotiate, parse_sdp
+from voice.sip.sdp import LocalSdp, NegotiationError, SdpError, negotiate, parse_sdp
 
 BARESIP_OFFER = """v=0
 o=- 3750259662 2128037684 IN IP4 127.0.0.1
@@ -112,3 +112,33 @@ def test_our_offer_negotiates_with_itself() -> None:
     offer = LocalSdp("127.0.0.1", 30002).offer()
     chosen = negotiate(parse_sdp(offer))
     assert (chosen.codec, chosen.dtmf_payload_type, chosen.remote_port) == ("PCMU", 101, 30002)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "why"),
+    [
+        # a name would be resolved, synchronously, for every packet sent
+        ("c=IN IP4 127.0.0.1", "c=IN IP4 media.attacker.example", "not an IP address"),
+        ("c=IN IP4 127.0.0.1", "c=IN IP6 127.0.0.1", "family does not match"),
+        ("c=IN IP4 127.0.0.1", "c=IN IP4", "bad c= line"),
+        # ports outside 0-65535 closed the RTP transport with an OverflowError
+        ("m=audio 20078", "m=audio 70000", "bad m= line"),
+        ("m=audio 20078", "m=audio -5", "bad m= line"),
+        ("m=audio 20078", "m=audio ²", "bad m= line"),
+    ],
+)
+def test_connection_addresses_must_be_ip_literals_and_ports_in_range(
+    old: str, new: str, why: str
+) -> None:
+    with pytest.raises(SdpError, match=why):
+        parse_sdp(BARESIP_OFFER.replace(old, new))
+
+
+def test_odd_numbers_in_attributes_are_ignored_not_raised() -> None:
+    odd = BARESIP_OFFER.replace("a=ptime:20", "a=ptime:²").replace(
+        "a=rtpmap:101 telephone-event/8000", "a=rtpmap:²01 telephone-event/8000"
+    )
+    audio = parse_sdp(odd).media[0]
+    assert audio.ptime is None and 101 not in audio.rtpmap
+    ipv6 = parse_sdp(BARESIP_OFFER.replace("c=IN IP4 127.0.0.1", "c=IN IP6 ::1"))
+    assert ipv6.connection == "::1"

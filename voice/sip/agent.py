@@ -328,9 +328,10 @@ class SipAgent(asyncio.DatagramProtocol):
         key = self._tx_key(request)
         tx = _ServerTx(request, source, destination)
         self._server_tx[key] = tx
-        asyncio.get_running_loop().call_later(
-            64 * self.config.t1 + 5, lambda: self._server_tx.pop(key, None)
-        )
+        # Kept while retransmissions of the request may come (timer J: 64·T1) and our
+        # final answer may still be waiting for its ACK.
+        lifetime = max(64 * self.config.t1, self.config.ack_timeout) + 1.0
+        asyncio.get_running_loop().call_later(lifetime, lambda: self._server_tx.pop(key, None))
         return tx
 
     def _on_request(self, request: SipRequest, source: Addr) -> None:

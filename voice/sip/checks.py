@@ -50,13 +50,13 @@ def request_problem(request: SipRequest) -> Rejection | None:
             SipUri.parse(request.uri)
         except SipParseError:
             return Rejection(400, "Bad Request-URI")
-        if "?" in request.uri:  # escaped headers are not allowed here (RFC 4475 §3.1.2.11)
+        if "?" in request.uri.rpartition("@")[2]:  # headers: not here (RFC 4475 §3.1.2.11)
             return Rejection(400, "Bad Request-URI")
     for name in ("From", "To"):
         if not name_addr_ok(request.headers.get(name) or ""):
             return Rejection(400, f"Bad {name}")
     if request.method not in ("ACK", "CANCEL"):
-        required = sorted({o.strip().lower() for o in request.headers.get_all("Require")} - {""})
+        required = sorted({o.strip() for o in request.headers.get_all("Require")} - {""})
         if required:  # we support no extension a peer may require (100rel, timer...)
             return Rejection(420, headers=[("Unsupported", ", ".join(required))])
     if request.method == "INVITE":

@@ -392,7 +392,7 @@ def parse_message(
         raise SipParseError("empty message")
     headers = _parse_headers(lines[1:], strict, limits)
     body = _body(headers, body, strict)
-    msg = _start_line(lines[0], headers, body)
+    msg = _start_line(lines[0], headers, body, strict)
     if strict:
         _check_mandatory(msg)
     return msg
@@ -457,7 +457,9 @@ def _body(headers: Headers, rest: bytes, strict: bool) -> bytes:
     return rest[:length]
 
 
-def _start_line(start: str, headers: Headers, body: bytes) -> SipRequest | SipResponse:
+def _start_line(
+    start: str, headers: Headers, body: bytes, strict: bool
+) -> SipRequest | SipResponse:
     if start.upper().startswith("SIP/"):
         parts = start.split(None, 2)
         code = ascii_int(parts[1], 3) if len(parts) >= 2 and len(parts[1]) == 3 else None
@@ -465,11 +467,13 @@ def _start_line(start: str, headers: Headers, body: bytes) -> SipRequest | SipRe
             raise SipParseError(f"bad status line: {clip(start)}")
         return SipResponse(headers, body, code, parts[2].strip() if len(parts) > 2 else "")
     parts = start.split()  # several SP between the elements are tolerated (RFC 4475 §3.1.2.9)
+    if not strict and len(parts) > 3:  # spaces inside the URI: enough to answer 400
+        parts = [parts[0], " ".join(parts[1:-1]), parts[-1]]
     if (
         len(parts) != 3
         or not _VERSION.match(parts[2])
         or not _TOKEN.match(parts[0])
-        or not _URI_SCHEME.match(parts[1])
+        or (strict and not _URI_SCHEME.match(parts[1]))
     ):
         raise SipParseError(f"bad request line: {clip(start)}")
     return SipRequest(headers, body, parts[0].upper(), parts[1], parts[2].upper())

@@ -1,0 +1,71 @@
+"""The SIP/RTP part of the `voice` settings and how it reaches the user agent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import DEFAULT_SETTINGS_FILE, SettingsError, load_settings
+from voice.channel import sip_config
+
+
+def test_defaults_answer_this_machine_only_and_register_nowhere() -> None:
+    config = sip_config(load_settings(env={}).voice)
+    assert config.allowed_peers == () and [str(n) for n in config.peer_networks] == [
+        "127.0.0.0/8",
+        "::1/128",
+    ]
+    assert config.registrar is None and config.password is None
+    assert (config.invite_burst, config.invite_per_minute) == (10, 60.0)
+    assert config.rtp_source == "sdp"
+
+
+def test_a_pbx_extension_with_its_password_from_the_environment() -> None:
+    env = {
+        "GUICHET__VOICE__REGISTRAR": "sip:192.0.2.10:5060",
+        "GUICHET__VOICE__SIP_DOMAIN": "mairie.example",
+        "GUICHET__VOICE__EXTENSION": "'2001'",
+        "GUICHET__VOICE__AUTH_USER": "bot2001",
+        "GUICHET__VOICE__ALLOWED_PEERS": "['192.0.2.10', '198.51.100.0/24']",
+        "GUICHET__VOICE__INVITE_LIMIT": "{burst: 4, per_minute: 30}",
+        "GUICHET__VOICE__RTP_SOURCE": "latch",
+        "GUICHET_SIP_PASSWORD": "s3cret-from-env",
+    }
+    voice = load_settings(env=env).voice
+    assert "s3cret" not in repr(voice)  # settings may be logged
+    config = sip_config(voice)
+    assert config.registrar == "sip:192.0.2.10:5060" and config.domain == "mairie.example"
+    assert (config.user, config.auth_user, config.password) == (
+        "2001",
+        "bot2001",
+        "s3cret-from-env",
+    )
+    assert config.allowed_peers == ("192.0.2.10/32", "198.51.100.0/24")
+    assert (config.invite_burst, config.invite_per_minute, config.rtp_source) == (4, 30.0, "latch")
+
+
+def test_a_password_in_the_settings_file_is_refused(tmp_path: Path) -> None:
+    text = DEFAULT_SETTINGS_FILE.read_text(encoding="utf-8")
+    settings = tmp_path / "settings.yml"
+    settings.write_text(
+        text.replace("  extension: guichet\n", "  extension: guichet\n  password: x\n")
+    )
+    with pytest.raises(SettingsError, match="GUICHET_SIP_PASSWORD"):
+        load_settings(settings, env={})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GUICHET__VOICE__ALLOWED_PEERS": "['pbx.example.org']"}, "voice.allowed_peers"),
+        ({"GUICHET__VOICE__ALLOWED_PEERS": "10.0.0.1"}, "list of addresses"),
+        ({"GUICHET__VOICE__REGISTRAR": "pbx.example.org"}, "must be a SIP URI"),
+        ({"GUICHET__VOICE__RTP_SOURCE": "any"}, "sdp or latch"),
+        ({"GUICHET__VOICE__INVITE_LIMIT": "{burst: -1}"}, "voice.invite_limit"),
+        ({"GUICHET__VOICE__SIP_PASSWORD": "x"}, "must not be in the settings"),
+    ],
+)
+def test_bad_voice_values_are_reported_in_english(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env=env)
