@@ -9,9 +9,9 @@
 
 Media is accepted from one source only (no "RTP bleed"): with `source_policy="sdp"`
 the address and port the SDP names; with `"latch"` (peers behind NAT, whose SDP names
-a private address) that address (it always wins), or else the first source that sends `latch_packets`
-consecutive packets of one SSRC within the first `latch_window` packets after the SDP
-(re-INVITEs with a new address open a new window). Packets from any other source are
+a private address) that address (it always wins), or else the first source that sends
+`latch_packets` consecutive packets of one SSRC within the first `latch_window` packets
+after the SDP (re-INVITEs with a new address open a new window). Packets from any other source are
 dropped and counted; they never change where the bot's speech goes.
 """
 

@@ -71,8 +71,15 @@ class Baresip:
     """One baresip process with one account `<sip:NAME@127.0.0.1>`."""
 
     def __init__(
-        self, workdir: Path, mic_wav: Path, name: str = "caller", answer: bool = False
+        self,
+        workdir: Path,
+        mic_wav: Path,
+        name: str = "caller",
+        answer: bool = False,
+        account: str = ";regint=0",
     ) -> None:
+        """`account`: parameters of the account line, e.g. a registration with a PBX:
+        `;auth_pass=PW;outbound="sip:127.0.0.1:5070";regint=600`."""
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -81,6 +88,7 @@ class Baresip:
         self.rtp_base = 0
         self.mic_wav = mic_wav
         self.answer = answer
+        self.account = account
         self.proc: asyncio.subprocess.Process | None = None
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.seen: list[dict[str, Any]] = []
@@ -117,7 +125,7 @@ class Baresip:
         ]
         (self.dir / "config").write_text("\n".join(lines) + "\n")
         mode = ";answermode=auto" if self.answer else ""
-        account = f"<sip:{self.name}@127.0.0.1>;regint=0{mode};audio_codecs=PCMU,PCMA\n"
+        account = f"<sip:{self.name}@127.0.0.1>{self.account}{mode};audio_codecs=PCMU,PCMA\n"
         (self.dir / "accounts").write_text(account)
         (self.dir / "contacts").write_text("")
 
