@@ -489,6 +489,8 @@ def start_stack(keep: bool, engine: str = "vosk") -> tuple[Stack, Path]:
         "GUICHET__VOICE__RTP_PORT_MIN": str(RTP_PORTS[0]),
         "GUICHET__VOICE__RTP_PORT_MAX": str(RTP_PORTS[1]),
         "GUICHET__VOICE__MAX_CALLS": str(MAX_CALLS),
+        # every simulated caller comes from 127.0.0.1: the per-source INVITE limit is off
+        "GUICHET__VOICE__INVITE_LIMIT": "{burst: 0, per_minute: 0}",
     }
     stack = Stack(settings, model, ROOT, extra_env=extra_env)
     try:

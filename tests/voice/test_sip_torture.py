@@ -486,3 +486,24 @@ async def test_a_strangers_rtp_changes_nothing_in_a_real_call(
     assert call.results["play"].played_ms == 1000
     assert 0.9 <= tone_seconds(read_wav(recording)) <= 1.1  # the caller heard the bot
     assert stranger.received == 0  # and the bot never spoke to the stranger
+
+
+async def test_in_dialog_requests_never_go_where_a_contact_points_outside_the_peers() -> None:
+    """A Contact naming a host (a DNS query per request) or an address outside
+    `allowed_peers` must not make the bot send there: its BYE goes back to the peer."""
+
+    async def hang_up(call: CallRecord) -> None:
+        await call.session.hangup()
+
+    for contact in ("<sip:x@127.0.0.2:5062>", "<sip:x@pbx.attacker.example>"):
+        bot = Bot(hang_up)
+        allowed = ("127.0.0.1/32",)  # 127.0.0.2 is this machine too, but not a peer
+        async with running(bot, **FAST, allowed_peers=allowed) as agent, peer() as tester:
+            data = invite(tester.port, contact=f"Contact: {contact}")
+            tester.send(data, agent.port)
+            assert await final_status(tester, data) == 200
+            ok = next(m for m in tester.received if isinstance(m, SipResponse) and m.status == 200)
+            ack = request("ACK", tester.port, call_id=ok.call_id, to_tag=ok.to_addr.tag)
+            tester.send(ack, agent.port)
+            bye = await tester.wait_for(lambda m: isinstance(m, SipRequest) and m.method == "BYE")
+            assert bye.call_id == ok.call_id, contact
