@@ -192,6 +192,13 @@ class Baresip:
                 if event.get("type") == kind and (peer is None or peer in event.get("peeruri", "")):
                     return event
 
+    async def wait_registered(self, within: float = 10.0) -> None:
+        """Until the account is registered (polled with menu's `reginfo`: the REGISTER_OK
+        event may come before our control connection does)."""
+        async with asyncio.timeout(within):
+            while "OK" not in (await self.command("reginfo")).get("data", ""):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+
     async def dial(self, uri: str) -> None:
         response = await self.command("dial", uri)
         assert response.get("ok"), response

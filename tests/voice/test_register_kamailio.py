@@ -58,7 +58,7 @@ async def phone(
     await peer.start()
     try:
         if register:
-            await peer.wait_event("REGISTER_OK", within=10)
+            await peer.wait_registered()
         yield peer
     finally:
         await peer.stop()
