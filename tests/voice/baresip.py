@@ -218,10 +218,15 @@ class Baresip:
             self._writer.close()
         if self._reader_task is not None:
             self._reader_task.cancel()
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 5.0)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await stop_process(self.proc, 5.0)
+
+
+async def stop_process(proc: asyncio.subprocess.Process | None, within: float) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `within` seconds."""
+    if proc is not None and proc.returncode is None:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), within)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()

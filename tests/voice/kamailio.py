@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.voice.baresip import free_port
+from tests.voice.baresip import free_port, stop_process
 
 KAMAILIO = shutil.which("kamailio")
 CONFIG = Path(__file__).with_name("kamailio") / "kamailio.cfg"
@@ -102,13 +102,7 @@ class Kamailio:
         return path.read_text(errors="replace") if path.exists() else ""
 
     async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10.0)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await stop_process(self.proc, 10.0)
 
     async def restart(self) -> None:
         """A new process on the same port: every registration is forgotten."""

@@ -174,3 +174,16 @@ async def test_an_unreachable_registrar_is_retried_with_back_off() -> None:
     failures = [a for a in registration.history if a.retry_in]
     assert [a.outcome for a in failures[:3]] == ["timeout"] * 3
     assert [a.retry_in for a in failures[:3]] == [0.2, 0.4, 0.8]
+
+
+async def test_the_registration_is_refreshed_before_it_expires(pbx: Kamailio) -> None:
+    """10 s granted (Kamailio's minimum here): the refresh comes before the binding runs
+    out, so a check every second never finds it gone."""
+    config = {**extension(pbx), "register_expires": 10, "register_check": 1.0}
+    async with running(Bot(idle), **config) as agent:
+        registration = agent.registration
+        assert registration is not None
+        await asyncio.wait_for(registration.wait_registered(), 10)
+        await asyncio.wait_for(registration.wait_registered(beyond=1), 20)  # the refresh
+        checks = [a.outcome for a in registration.history if a.kind == "check"]
+    assert checks and set(checks) == {"ok"}, checks
