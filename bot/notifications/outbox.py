@@ -135,6 +135,20 @@ class OutboxStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    async def add(self, messages: list[NewMessage]) -> int:
+        """Messages that belong to no stored request (a link asked for during a call);
+        one already there under the same key is left alone. Returns how many were added."""
+        async with self._engine.begin() as conn:
+            keys = [m.key for m in messages]
+            existing = set(
+                (await conn.execute(sa.select(outbox.c.key).where(outbox.c.key.in_(keys))))
+                .scalars()
+                .all()
+            )
+            new = [m for m in messages if m.key not in existing]
+            await enqueue(conn, new)
+        return len(new)
+
     async def claim_due(self, channel: str, limit: int = 10) -> list[OutboxMessage]:
         """Claim up to `limit` due messages of one channel, oldest first."""
         now = datetime.now(UTC)
@@ -273,14 +287,15 @@ def _message(row: Any) -> OutboxMessage:
 
 
 async def purge_notifications(
-    conn: AsyncConnection, cutoff: datetime | None = None, conversation_id: str | None = None
+    engine: AsyncEngine, cutoff: datetime | None = None, conversation_id: str | None = None
 ) -> int:
-    """RGPD: delete messages (they hold contacts) older than `cutoff`, or those of a
-    conversation. Called by the retention job in its own transaction."""
+    """RGPD: delete messages (they hold contacts and the request's text) created before
+    `cutoff`, when the request's own contacts go, or all those of one conversation."""
     if conversation_id is not None:
         condition = outbox.c.conversation_id == conversation_id
     elif cutoff is not None:
         condition = outbox.c.created_at < cutoff
     else:
         raise ValueError("purge_notifications needs a cutoff or a conversation id")
-    return int((await conn.execute(sa.delete(outbox).where(condition))).rowcount)
+    async with engine.begin() as conn:
+        return int((await conn.execute(sa.delete(outbox).where(condition))).rowcount)
