@@ -61,6 +61,14 @@ class _Recorder:
     def __init__(self, mailbox: MailServer) -> None:
         self._mailbox = mailbox
 
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if address in self._mailbox.refuse:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         hold = self._mailbox.hold_data
         if hold is not None:
@@ -82,6 +90,7 @@ class MailServer:
 
     port: int = field(default_factory=free_port)
     credentials: tuple[str, str] | None = None
+    refuse: set[str] = field(default_factory=set)  # recipients answered 550
     received: list[Received] = field(default_factory=list)
     hold_data: threading.Event | None = None
     holding: threading.Event = field(default_factory=threading.Event)
