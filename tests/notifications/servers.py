@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -70,17 +69,18 @@ class _Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        hold = self._mailbox.hold_data
-        if hold is not None:
-            # A test holds the reply: the client is mid-send until it lets go.
-            self._mailbox.holding.set()
-            await asyncio.to_thread(hold.wait, 120)
         content = envelope.original_content or envelope.content or b""
         assert isinstance(content, bytes)
         message = message_from_bytes(content, policy=policy.default)
         self._mailbox.received.append(
             Received(str(envelope.mail_from), list(envelope.rcpt_tos), message)  # type: ignore[arg-type]
         )
+        hold = self._mailbox.hold_data
+        if hold is not None:
+            # The message is taken (as a relay queues it on the final dot) but the
+            # reply is held: the client waits for its 250 until the test lets go.
+            self._mailbox.holding.set()
+            await asyncio.to_thread(hold.wait, 120)
         return "250 Message accepted for delivery"
 
 
@@ -255,16 +255,20 @@ text = "Ce numero ne recoit pas de messages."
             )
 
     async def start(self) -> None:
+        """Start whichever of the three processes is not running."""
         conf = str(self.dir / "kannel.conf")
-        self._spawn("bearerbox", [BEARERBOX, conf], self.dir / "bearerbox.out")
-        await self._wait_port(self.box_port, "bearerbox")
-        self._spawn("smsbox", [SMSBOX, conf], self.dir / "smsbox.out")
-        await self._wait_port(self.sendsms_port, "smsbox's sendsms interface")
-        self._spawn(
-            "fakesmsc",
-            [FAKESMSC, "-H", "127.0.0.1", "-r", str(self.smsc_port), "-m", "0", "x y text nop"],
-            self.fakesmsc_log,
-        )
+        if "bearerbox" not in self.procs:
+            self._spawn("bearerbox", [BEARERBOX, conf], self.dir / "bearerbox.out")
+            await self._wait_port(self.box_port, "bearerbox")
+        if "smsbox" not in self.procs:
+            self._spawn("smsbox", [SMSBOX, conf], self.dir / "smsbox.out")
+            await self._wait_port(self.sendsms_port, "smsbox's sendsms interface")
+        if "fakesmsc" not in self.procs:
+            self._spawn(
+                "fakesmsc",
+                [FAKESMSC, "-H", "127.0.0.1", "-r", str(self.smsc_port), "-m", "0", "x y text nop"],
+                self.fakesmsc_log,
+            )
         # fakesmsc is connected when bearerbox's SMSC is online.
         await wait_until(self._smsc_online, "fakesmsc to connect to bearerbox", 30)
 
@@ -317,8 +321,26 @@ text = "Ce numero ne recoit pas de messages."
         return [s for s in self.received() if s.to == number]
 
 
-def require_kannel() -> None:
-    missing = kannel_missing()
-    if missing:
-        raise AssertionError(missing)
-    assert shutil.which(BEARERBOX) or os.path.exists(BEARERBOX)
+class HungServer:
+    """Accepts TCP connections on a port and never answers: a relay or gateway that hangs."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.append(writer)
+        await reader.read()  # until the client goes
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._hold, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
