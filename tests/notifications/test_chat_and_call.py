@@ -31,7 +31,8 @@ from tests.voice.test_phone_french import (
 )
 from voice.audio import write_wav
 
-pytestmark = [pytest.mark.integration]
+# Rasa and the Whisper model start within the first test (several minutes under load).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 CALLER = "0612345678"  # the caller id baresip presents (its account's user part)
 

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,10 @@ def outbox_rows(data_dir: Path) -> list[sqlite3.Row]:
             return conn.execute("SELECT * FROM notification_outbox ORDER BY id").fetchall()
         except sqlite3.OperationalError:  # not migrated yet
             return []
+
+
+def claimed_at(row: sqlite3.Row) -> datetime:
+    return datetime.fromisoformat(row["claimed_at"]).replace(tzinfo=UTC)
 
 
 def mobile(n: int) -> str:
