@@ -84,7 +84,7 @@ def notified_stack(
     running = Stack(settings, trained_model, extra_env=extra_env)
     running.sip_port = sip_port  # type: ignore[attr-defined]
     try:
-        running.start(timeout_s=300)
+        running.start(timeout_s=600)
         yield running
     finally:
         running.stop()
