@@ -32,26 +32,13 @@ from bot.notifications.outbox import NewMessage, enqueue
 from bot.settings import TownSettings
 from bot.storage.handoffs import Ticket
 from bot.storage.reports import StoredReport
+from voice.texts import MONTHS
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 _CHANNELS = {"webchat": "assistant en ligne (chat)", "phone": "assistant téléphonique"}
 
 
@@ -129,7 +116,7 @@ def french_datetime(moment: datetime, timezone: str) -> str:
     local = moment.astimezone(ZoneInfo(timezone))
     day = "1er" if local.day == 1 else str(local.day)
     return (
-        f"{_DAYS[local.weekday()]} {day} {_MONTHS[local.month - 1]} {local.year} "
+        f"{_DAYS[local.weekday()]} {day} {MONTHS[local.month - 1]} {local.year} "
         f"à {local.hour} h {local.minute:02d}"
     )
 
@@ -341,12 +328,7 @@ class Notifier:
             "conversation_id": request.conversation_id,
         }
         if channel == "sms":
-            return NewMessage(
-                channel="sms",
-                recipient=french_mobile(request.contact) or "",
-                body_text=render("acknowledgement.sms.txt", values).strip(),
-                **common,
-            )
+            return self._to_citizen(request, common, "acknowledgement", values)
         legal = self._legal(kind)
         values = {
             **values,
@@ -360,15 +342,8 @@ class Notifier:
                 f"<p>{html.escape(p.strip())}</p>" for p in legal.split("\n\n") if p.strip()
             ),
         }
-        return NewMessage(
-            channel="email",
-            recipient=email_address(request.contact) or "",
-            subject=f"Accusé de réception de votre {kind.label} {request.reference}",
-            body_text=render("acknowledgement.txt", values),
-            body_html=render("acknowledgement.html", values_html, escape=True),
-            reply_to=self.department(request.department).email,
-            **common,
-        )
+        subject = f"Accusé de réception de votre {kind.label} {request.reference}"
+        return self._to_citizen(request, common, "acknowledgement", values, subject, values_html)
 
     def routing(self, request: Request, ack: NewMessage | None) -> NewMessage | None:
         """The whole request to the department's mailbox, at any hour."""
@@ -427,19 +402,32 @@ class Notifier:
             "reference": request.reference,
             "conversation_id": request.conversation_id,
         }
-        if channel == "sms":
+        subject = f"Votre {kind.label} {request.reference} : {short}"
+        return self._to_citizen(request, common, "status", values, subject)
+
+    def _to_citizen(
+        self,
+        request: Request,
+        common: dict[str, Any],
+        template: str,
+        values: dict[str, str],
+        subject: str = "",
+        values_html: dict[str, str] | None = None,
+    ) -> NewMessage:
+        """The SMS (`template`.sms.txt) or the e-mail (`template`.txt and .html)."""
+        if self.acknowledgement_channel(request.contact) == "sms":
             return NewMessage(
                 channel="sms",
                 recipient=french_mobile(request.contact) or "",
-                body_text=render("status.sms.txt", values).strip(),
+                body_text=render(f"{template}.sms.txt", values).strip(),
                 **common,
             )
         return NewMessage(
             channel="email",
             recipient=email_address(request.contact) or "",
-            subject=f"Votre {kind.label} {request.reference} : {short}",
-            body_text=render("status.txt", values),
-            body_html=render("status.html", values, escape=True),
+            subject=subject,
+            body_text=render(f"{template}.txt", values),
+            body_html=render(f"{template}.html", values_html or values, escape=True),
             reply_to=self.department(request.department).email,
             **common,
         )

@@ -74,6 +74,8 @@ def notified_stack(
     extra_env = {
         **notification_env(mail_server, gateway),
         "GUICHET__HANDOFF__AGENT_HOURS": ALWAYS_OPEN,
+        # A loaded machine must not turn the question into Rasa's timeout apology.
+        "GUICHET__RASA__TIMEOUT_S": "30",
         "GUICHET__VOICE__ENABLED": "true",
         "GUICHET__VOICE__STT_ENGINE": "whisper",
         "GUICHET__VOICE__SIP_PORT": str(sip_port),

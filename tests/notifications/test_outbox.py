@@ -23,6 +23,11 @@ from tests.notifications.harness import harness
 from tests.notifications.servers import KannelGateway, MailServer, wait_until
 
 CITIZEN = "jeanne.martin@exemple.fr"
+# E-mail on, towards no server: for the tests of the store alone (no sender task).
+SMTP_ON = {
+    "GUICHET__NOTIFICATIONS__SMTP__ENABLED": "true",
+    "GUICHET__NOTIFICATIONS__SMTP__SENDER": "a@b.fr",
+}
 MOBILE_E164 = "+33612345678"
 
 
@@ -53,12 +58,7 @@ async def test_a_request_that_is_not_stored_writes_no_message(
 
 
 async def test_of_concurrent_claims_each_message_goes_to_one_sender(data_dir: Path) -> None:
-    async with harness(
-        data_dir,
-        run_sender=False,
-        GUICHET__NOTIFICATIONS__SMTP__ENABLED="true",
-        GUICHET__NOTIFICATIONS__SMTP__SENDER="a@b.fr",
-    ) as h:
+    async with harness(data_dir, run_sender=False, **SMTP_ON) as h:
         await h.outbox.add([message(f"k{i}") for i in range(30)])
         batches = await asyncio.gather(*(h.outbox.claim_due("email", 30) for _ in range(6)))
         claimed = [m.id for batch in batches for m in batch]
@@ -68,12 +68,7 @@ async def test_of_concurrent_claims_each_message_goes_to_one_sender(data_dir: Pa
 
 
 async def test_a_claim_left_by_a_dead_sender_is_released_and_fenced(data_dir: Path) -> None:
-    async with harness(
-        data_dir,
-        run_sender=False,
-        GUICHET__NOTIFICATIONS__SMTP__ENABLED="true",
-        GUICHET__NOTIFICATIONS__SMTP__SENDER="a@b.fr",
-    ) as h:
+    async with harness(data_dir, run_sender=False, **SMTP_ON) as h:
         await h.outbox.add([message("k")])
         (old,) = await h.outbox.claim_due("email")
         assert await h.outbox.claim_due("email") == []  # claimed: nobody else sends it
