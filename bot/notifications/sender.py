@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from bot.notifications.compose import Notifier
 from bot.notifications.config import NotificationSettings, SenderPolicy
@@ -64,10 +65,16 @@ class NotificationSender:
 
     async def _channel_loop(self, channel: str) -> None:
         wake = self._wake[channel]
+        # Looking for claims left by a dead process is a write: not on every round.
+        release_every = self._policy.claim_timeout_s / 2
+        last_release = -release_every
         while True:
             wake.clear()
             try:
-                released = await self._store.release_stale_claims(self._policy.claim_timeout_s)
+                released = 0
+                if time.monotonic() - last_release >= release_every:
+                    last_release = time.monotonic()
+                    released = await self._store.release_stale_claims(self._policy.claim_timeout_s)
                 if released:
                     log.warning(
                         "%d %s message(s) left mid-send by a stopped process: sending again",

@@ -53,7 +53,7 @@ class Received:
     def body(self, subtype: str) -> str:
         part = self.message.get_body(preferencelist=(subtype,))
         assert part is not None, f"no text/{subtype} part"
-        return str(part.get_content())  # type: ignore[attr-defined]
+        return str(part.get_content())
 
 
 class _Recorder:
@@ -73,7 +73,7 @@ class _Recorder:
         assert isinstance(content, bytes)
         message = message_from_bytes(content, policy=policy.default)
         self._mailbox.received.append(
-            Received(str(envelope.mail_from), list(envelope.rcpt_tos), message)  # type: ignore[arg-type]
+            Received(str(envelope.mail_from), list(envelope.rcpt_tos), message)
         )
         hold = self._mailbox.hold_data
         if hold is not None:
