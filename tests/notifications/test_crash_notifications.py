@@ -144,17 +144,24 @@ async def test_servers_down_and_kills_mid_send_lose_and_double_nothing(tmp_path:
         hung = [HungServer(mail.port), HungServer(kannel.sendsms_port)]
         for server in hung:
             await server.start()
+        restarted = datetime.now(UTC)
         await start(app)
+
+        def in_flight_now() -> set[str]:
+            # Claimed by this process, not left over from the first kill.
+            return {
+                r["channel"]
+                for r in outbox_rows(data_dir)
+                if r["state"] == "sending" and claimed_at(r) > restarted
+            }
+
         await wait_until(
-            lambda: (
-                {r["channel"] for r in outbox_rows(data_dir) if r["state"] == "sending"}
-                == {"email", "sms"}
-            ),
-            "sends in flight on both channels",
+            lambda: in_flight_now() == {"email", "sms"} and all(s.connections for s in hung),
+            "sends in flight on both channels, connected to the hung servers",
         )
         await sigkill(app)
         in_flight = [r["key"] for r in outbox_rows(data_dir) if r["state"] == "sending"]
-        assert in_flight and all(s.connections for s in hung)
+        assert in_flight
         for server in hung:
             await server.stop()
 
