@@ -20,3 +20,12 @@ def contact_slot(slot: str, value: Any, dispatcher: CollectingDispatcher) -> dic
     if contact is None:
         dispatcher.utter_message(text=CONTACT_NOT_RECOGNISED)
     return {slot: contact}
+
+
+def acknowledgement_note(channel: str | None) -> str:
+    """What the citizen is told about the acknowledgement of receipt (bot/notifications)."""
+    if channel == "email":
+        return "\nUn accusé de réception vous est envoyé par courriel."
+    if channel == "sms":
+        return "\nUn accusé de réception vous est envoyé par SMS."
+    return ""

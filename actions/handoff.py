@@ -9,7 +9,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.contact import contact_slot
+from actions.contact import acknowledgement_note, contact_slot
 from actions.dependencies import ActionDependencies
 from bot.conversation.handoff import CONSENT_TEXT
 from bot.domain.reports import MIN_LOCATION_CHARS, clean_free_text
@@ -185,6 +185,7 @@ class ActionSubmitCallback(Action):
                     "Votre demande de rappel est enregistrée sous la référence "
                     f"{ticket.reference}. "
                     f"Un agent vous recontactera ({ticket.contact}) pour : {ticket.subject}"
+                    + acknowledgement_note(ticket.acknowledgement)
                 ),
                 "ticket_reference": ticket.reference,
             }

@@ -9,7 +9,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.contact import contact_slot
+from actions.contact import acknowledgement_note, contact_slot
 from actions.dependencies import ActionDependencies
 from bot.domain.reports import (
     CATEGORIES,
@@ -155,6 +155,7 @@ class ActionSubmitReport(Action):
                     f"• Lieu : {stored.location}\n"
                     f"• Description : {stored.description}\n"
                     f"{follow_up} Conservez cette référence pour tout suivi."
+                    + acknowledgement_note(stored.acknowledgement)
                 ),
                 "report_reference": stored.reference,
             }

@@ -26,6 +26,9 @@ from bot.conversation.rasa_client import RasaClient
 from bot.conversation.service import ConversationService
 from bot.domain.reports import ReportService
 from bot.domain.town import town_info
+from bot.notifications.compose import Notifier
+from bot.notifications.outbox import OutboxStore
+from bot.notifications.sender import NotificationSender, transports_for
 from bot.observability.http import metrics_handler, observe
 from bot.security.headers import add_security_headers
 from bot.security.limits import networks
@@ -64,6 +67,31 @@ async def purge_periodically(engine: AsyncEngine, settings: Settings) -> None:
         await asyncio.sleep(PURGE_INTERVAL_S)
 
 
+def start_notifications(
+    settings: Settings, engine: AsyncEngine
+) -> tuple[Notifier | None, OutboxStore | None, NotificationSender | None]:
+    """Acknowledgements and routing (bot/notifications): off unless a transport is on."""
+    config = settings.notifications
+    if not config.enabled:
+        return None, None, None
+    notifier = Notifier(
+        config,
+        settings.town,
+        settings.handoff.hours.timezone,
+        settings.retention_days,
+        settings.handoff.hours,
+    )
+    outbox = OutboxStore(engine)
+    sender = NotificationSender(outbox, transports_for(config), config.sender)
+    sender.attach(notifier)
+    log.info(
+        "notifications on: e-mail %s, SMS %s",
+        "on" if config.smtp.enabled else "off",
+        "on" if config.sms.enabled else "off",
+    )
+    return notifier, outbox, sender
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -79,6 +107,9 @@ class Services:
     calls: CallStore
     phone: PhoneChannel | None = None
     presence: Presence | None = None
+    notifier: Notifier | None = None
+    outbox: OutboxStore | None = None
+    sender: NotificationSender | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -87,7 +118,8 @@ class Services:
         await create_schema(engine)
         rasa = RasaClient(settings.rasa.url, settings.rasa.timeout_s, settings.rasa.token)
         await rasa.start()
-        reports = ReportService(ReportStore(engine))
+        notifier, outbox, sender = start_notifications(settings, engine)
+        reports = ReportService(ReportStore(engine, notifier))
         knowledge = KnowledgeBase(engine, settings.data_dir, chroma_url=settings.shared.chroma_url)
         await knowledge.start()
         # Scaled out (redis.url): pushes, agents' presence and turn locks go through
@@ -99,7 +131,7 @@ class Services:
         transcripts = TranscriptStore(engine)
         handoff = HandoffService(
             HandoffStore(engine),
-            TicketStore(engine),
+            TicketStore(engine, notifier),
             transcripts,
             rasa,
             bus,
@@ -123,6 +155,8 @@ class Services:
         ]
         if settings.shared.redis_url:
             background.append(asyncio.create_task(handoff.watch_orphans()))
+        if sender is not None:
+            background.append(asyncio.create_task(sender.run()))
         services = cls(
             settings,
             engine,
@@ -136,6 +170,9 @@ class Services:
             background,
             CallStore(engine),
             presence=presence,
+            notifier=notifier,
+            outbox=outbox,
+            sender=sender,
         )
         services.phone = PhoneChannel(services)
         if not await services.phone.start():
@@ -148,6 +185,8 @@ class Services:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        if self.sender is not None:
+            await self.sender.close()
         if self.presence is not None:
             await self.presence.close()
         await self.bus.close()

@@ -17,6 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.domain.availability import WEEKDAYS, AgentHours, parse_ranges
+from bot.notifications.config import (
+    NotificationSettings,
+    NotificationSettingsError,
+    parse_notifications,
+)
 
 DEFAULT_SETTINGS_FILE = Path(__file__).with_name("settings.yml")
 ENV_PREFIX = "GUICHET__"
@@ -163,6 +168,8 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     shared: SharedServices = field(default_factory=SharedServices)
+    # Acknowledgements, routing to departments, status updates (bot/notifications).
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @property
     def database_url(self) -> str:
@@ -460,7 +467,12 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         raise SettingsError("settings: 'town.opening_hours' must be a list of {days, hours}")
     data_dir = Path(str(raw.get("data_dir", "./data"))).resolve()
     logging_settings, metrics_settings, security_settings = _observability(raw)
+    try:
+        notifications = parse_notifications(raw.get("notifications"), env)
+    except NotificationSettingsError as exc:
+        raise SettingsError(str(exc)) from exc
     return Settings(
+        notifications=notifications,
         data_dir=data_dir,
         logging=logging_settings,
         metrics=metrics_settings,

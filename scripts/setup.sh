@@ -9,7 +9,9 @@ UV_VERSION=0.13.8
 # espeak-ng: speech for the callbot; chromium: browser tests; sox/baresip: call tests;
 # asterisk-core-sounds-fr-wav: recorded French speech for the recogniser tests.
 # postgresql-15, redis-server, nginx: the scaled-out stack (make run-scaled, tests/scaled).
-DEB_PACKAGES=(espeak-ng libespeak-ng1 sox chromium chromium-driver baresip asterisk-core-sounds-fr-wav postgresql-15 redis-server nginx kamailio)
+# kamailio: the town's SIP registrar and proxy in the PBX registration test.
+# kannel (bearerbox, smsbox: the SMS gateway), kannel-extras (its fake SMS centre): SMS tests.
+DEB_PACKAGES=(espeak-ng libespeak-ng1 sox chromium chromium-driver baresip asterisk-core-sounds-fr-wav postgresql-15 redis-server nginx kamailio kannel kannel-extras)
 
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do

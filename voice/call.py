@@ -21,6 +21,7 @@ from bot.conversation.calls import CallJournal
 from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage
 from bot.conversation.service import ConversationService, InvalidMessage, UserTurn
+from voice.followup import LinkOffer
 from voice.session import AudioFrame, DtmfDigit, HangupCause, PlaybackResult, VoiceSession
 from voice.stt import SpeechRecognizer
 from voice.texts import shorten_for_voice, to_speech
@@ -83,6 +84,7 @@ class PhoneCall:
         journal: CallJournal | None = None,
         handoff: HandoffService | None = None,
         vad_factory: Callable[[], VoiceActivityDetector] = VoiceActivityDetector,
+        links: Callable[[str, str], LinkOffer] | None = None,
     ) -> None:
         self.session = session
         self.conversation = conversation
@@ -94,6 +96,8 @@ class PhoneCall:
         self.vad = vad_factory()
         self.state = CallState()
         self.conversation_id = conversation_id_for(session.call_id)
+        # "Voulez-vous recevoir le lien par SMS ?" (None when SMS are off).
+        self.links = links(self.conversation_id, session.caller) if links else None
         self._playback: asyncio.Task[PlaybackResult] | None = None
         self._stt_frames: list[bytes] = []
         self._stt_feeding: asyncio.Task[None] | None = None
@@ -125,6 +129,8 @@ class PhoneCall:
             await self._end_call()
         finally:
             await self._stop_playback()
+            if self.links:
+                await self.links.call_ended()
             if self.journal:
                 await self.journal.ended(
                     self.session.call_id,
@@ -230,6 +236,8 @@ class PhoneCall:
             await self.say(self.state.last_spoken or "Je vous écoute.")
         elif self.state.callback_offer and digit in ("1", "2"):
             await self._answer_callback_offer(digit == "1")
+        elif self.links and self.links.waiting and digit in ("1", "2"):
+            await self.say(await self.links.answer(digit == "1"))
         elif digit in self.state.menu:
             title, payload = self.state.menu[digit]
             await self._turn(title, payload)
@@ -282,6 +290,8 @@ class PhoneCall:
                     self.state.menu[digit] = (button.title, button.payload)
         if self.state.menu:
             parts.append(menu_text(self.state.menu))
+        if self.links:
+            parts.append(self.links.offer(replies, allowed=not self.state.menu))
         await self.say(" ".join(p for p in parts if p))
 
     # --- reaching a person ---

@@ -8,6 +8,7 @@ speech model is loaded once; recognition and synthesis run in worker threads.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from bot.conversation.calls import CallJournal
 from bot.observability import metrics
 from bot.settings import Settings, VoiceSettings
 from voice.call import CallSettings, PhoneCall
+from voice.followup import LinkOffer
 from voice.session import VoiceSession
 from voice.sip.agent import SipAgent
 from voice.sip.config import SipConfig
@@ -146,12 +148,20 @@ class PhoneChannel:
             ),
             CallJournal(services.calls),
             services.handoff,
+            links=self._link_offer(),
         )
         metrics.call_started()
         try:
             await call.run()
         finally:
             metrics.call_ended(call.state.outcome)
+
+    def _link_offer(self) -> Callable[[str, str], LinkOffer] | None:
+        """Links sent by SMS after a call, when SMS are configured."""
+        notifier, outbox = self.services.notifier, self.services.outbox
+        if notifier is None or outbox is None or not self.settings.notifications.sms.enabled:
+            return None
+        return lambda conversation_id, caller: LinkOffer(notifier, outbox, conversation_id, caller)
 
     async def stop(self) -> None:
         if self.agent is not None:

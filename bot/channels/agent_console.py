@@ -6,9 +6,12 @@ Frames (JSON):
                    {"type":"typing", "handoff_id", "on"}
                    {"type":"close", "handoff_id", "reason"}
                    {"type":"ticket", "ticket_id", "status": "assigned"|"closed"|"open"}
+                   {"type":"reports"}, {"type":"report", "reference", "status":
+                    "received"|"in_progress"|"done"} (the citizen is told: bot/notifications)
                    {"type":"kb_search", "query"}
   server -> agent  {"type":"hello", "agent", "agents_online"}
                    {"type":"queue", "handoffs":[...]}, {"type":"tickets", "tickets":[...]}
+                   {"type":"reports", "reports":[...]}, {"type":"report", "report"} pushed live
                    {"type":"conversation", "handoff", "transcript", "context"}
                    {"type":"message"|"typing"|"ticket", ...} pushed live
                    {"type":"claimed", "handoff_id", "ok"}, {"type":"kb_results", "results"}
@@ -32,6 +35,8 @@ from aiohttp import WSMsgType, web
 from bot.admin.auth import StaffAuth, current_session, require_role
 from bot.admin.users import Role
 from bot.conversation.events import AGENTS_TOPIC
+from bot.domain.reports import CATEGORIES
+from bot.storage.reports import REPORT_STATUSES, StoredReport
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -129,6 +134,7 @@ class AgentConsole:
                 await ws.send_json({"type": "queue", "handoffs": await handoff.queue_snapshot()})
                 tickets = [t.to_json() for t in await handoff.tickets()]
                 await ws.send_json({"type": "tickets", "tickets": tickets})
+                await self._send_reports(ws)
                 forwarder = asyncio.create_task(self._forward(ws, pushes))
                 try:
                     async for msg in ws:
@@ -232,6 +238,8 @@ class AgentConsole:
             await self._ticket(ws, agent, frame)
         elif kind == "kb_search":
             await self._kb_search(ws, frame)
+        elif kind in ("report", "reports"):
+            await self._report(ws, frame)
         else:
             await ws.send_json({"type": "error", "message": "Action inconnue."})
 
@@ -264,6 +272,25 @@ class AgentConsole:
         if updated is None:
             await ws.send_json({"type": "error", "message": "Demande de rappel inconnue."})
 
+    # --- reports (signalements): status controls; the citizen is told by the store ---
+    async def _send_reports(self, ws: web.WebSocketResponse) -> None:
+        reports = await self._services.reports.list()
+        await ws.send_json({"type": "reports", "reports": [report_json(r) for r in reports]})
+
+    async def _report(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
+        if frame.get("type") == "reports":
+            await self._send_reports(ws)
+            return
+        reference, status = frame.get("reference"), frame.get("status")
+        if not isinstance(reference, str) or status not in REPORT_STATUSES[1:]:
+            await ws.send_json({"type": "error", "message": "Signalement ou état inconnu."})
+            return
+        updated = await self._services.reports.update_status(reference, str(status))
+        if updated is None:
+            await ws.send_json({"type": "error", "message": "Signalement inconnu."})
+            return
+        self._services.bus.publish(AGENTS_TOPIC, {"type": "report", "report": report_json(updated)})
+
     async def _kb_search(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
         query = frame.get("query")
         if not isinstance(query, str) or not query.strip():
@@ -276,6 +303,19 @@ class AgentConsole:
             if article is not None:
                 results.append({"slug": r.slug, "title": article.title, "url": article.url})
         await ws.send_json({"type": "kb_results", "results": results})
+
+
+def report_json(report: StoredReport) -> dict[str, Any]:
+    return {
+        "reference": report.reference,
+        "category": report.category,
+        "category_label": CATEGORIES.get(report.category, report.category),
+        "location": report.location,
+        "description": report.description,
+        "contact": report.contact,
+        "status": report.status,
+        "created_at": report.created_at.isoformat(),
+    }
 
 
 def register_agent_console(app: web.Application, services: Services, auth: StaffAuth) -> None:

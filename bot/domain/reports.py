@@ -149,3 +149,10 @@ class ReportService:
 
     async def get(self, reference: str) -> StoredReport | None:
         return await self._store.get(reference)
+
+    async def list(self, include_done: bool = False) -> list[StoredReport]:
+        return await self._store.list(include_done)
+
+    async def update_status(self, reference: str, status: str) -> StoredReport | None:
+        """Staff marked the report received, in progress or done (the citizen is told)."""
+        return await self._store.update_status(reference, status)

@@ -74,6 +74,12 @@ RATE_LIMITED = Counter(
     "Public requests refused by a rate limit, by scope (ip, session) and endpoint kind.",
     ["scope", "endpoint"],
 )
+NOTIFICATIONS = Counter(
+    "guichet_notifications",
+    "Outbox deliveries (acknowledgements, routing, status, links), by channel and outcome "
+    "(sent, retry, failed).",
+    ["channel", "outcome"],
+)
 
 # Confidence values of the knowledge base, as operators read them.
 _KB_OUTCOMES = {"answer": "answer", "ambiguous": "suggest", "not_found": "not_found"}
@@ -118,6 +124,10 @@ def error(component: str) -> None:
 
 def rate_limited(scope: str, endpoint: str) -> None:
     RATE_LIMITED.labels(scope, endpoint).inc()
+
+
+def notification(channel: str, outcome: str) -> None:
+    NOTIFICATIONS.labels(channel, outcome).inc()
 
 
 def since(started: float) -> float:

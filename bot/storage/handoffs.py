@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.storage.database import metadata
+
+if TYPE_CHECKING:
+    from bot.notifications.compose import Notifier
 
 handoffs = sa.Table(
     "handoffs",
@@ -89,6 +92,8 @@ class Ticket:
     status: str
     assigned_to: str | None
     created_at: datetime
+    # How the citizen was sent the acknowledgement: email, sms, or None.
+    acknowledgement: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -267,8 +272,10 @@ class HandoffStore:
 
 
 class TicketStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, notifier: Notifier | None = None) -> None:
         self._engine = engine
+        # Acknowledgement, routing and status messages, written in the ticket's transaction.
+        self._notifier = notifier
 
     async def insert(
         self,
@@ -302,9 +309,15 @@ class TicketStore:
                         sa.select(tickets).where(tickets.c.id == result.inserted_primary_key[0])  # type: ignore[index]
                     )
                 ).one()
+                ticket = _ticket(row)
+                if self._notifier is not None:
+                    acknowledged = await self._notifier.ticket_received(conn, ticket, consent_text)
+                    ticket = replace(ticket, acknowledgement=acknowledged)
         except IntegrityError as exc:
             raise DuplicateTicketReference(reference) from exc
-        return _ticket(row)
+        if self._notifier is not None:
+            self._notifier.committed()
+        return ticket
 
     async def list(self, include_closed: bool = False, limit: int = 200) -> list[Ticket]:
         query = sa.select(tickets).order_by(tickets.c.id.desc()).limit(limit)
@@ -318,10 +331,19 @@ class TicketStore:
         self, ticket_id: int, status: str, assigned_to: str | None
     ) -> Ticket | None:
         async with self._engine.begin() as conn:
+            before = (
+                await conn.execute(sa.select(tickets.c.status).where(tickets.c.id == ticket_id))
+            ).scalar()
             await conn.execute(
                 sa.update(tickets)
                 .where(tickets.c.id == ticket_id)
                 .values(status=status, assigned_to=assigned_to, updated_at=datetime.now(UTC))
             )
             row = (await conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id))).first()
+            changed = row is not None and before != status and self._notifier is not None
+            if changed and self._notifier is not None:
+                # The citizen is told by the channel they gave (status_changed decides).
+                await self._notifier.ticket_status_changed(conn, _ticket(row))
+        if changed and self._notifier is not None:
+            self._notifier.committed()
         return _ticket(row) if row else None

@@ -33,6 +33,7 @@ MIGRATION_LOCK_KEY = 0x6775696368  # "guich"
 def all_tables() -> sa.MetaData:
     """The metadata with every table of the app (they are declared in several modules)."""
     import bot.admin.users
+    import bot.notifications.outbox
     import bot.storage.calls
     import bot.storage.handoffs  # noqa: F401
     import knowledge_base.logbook

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from bot.notifications.outbox import purge_notifications
 from bot.storage.calls import calls
 from bot.storage.database import conversations, messages, reports
 from bot.storage.handoffs import handoffs, tickets
@@ -134,6 +135,8 @@ async def purge(
                 .values(contact=None)
             )
         ).rowcount
+    # Acknowledgements, routing and status messages hold contacts: they go too.
+    counts["notifications"] = await purge_notifications(engine, cutoff=cutoff)
     deleted = await _tracker_sql(
         data_dir,
         tracker_url,
@@ -200,6 +203,7 @@ async def delete_conversation(
             counts[name] = (
                 await conn.execute(sa.delete(table).where(column == conversation_id))
             ).rowcount
+    counts["notifications"] = await purge_notifications(engine, conversation_id=conversation_id)
     deleted = await _tracker_sql(
         data_dir,
         tracker_url,

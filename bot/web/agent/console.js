@@ -26,6 +26,10 @@
   };
   const ROLES = { user: 'Citoyen', bot: 'Assistant', agent: 'Agent', system: 'Système' };
   const TICKET_STATUS = { open: 'Ouverte', assigned: 'Attribuée', closed: 'Close' };
+  const REPORT_STATUS = { open: 'Nouveau', received: 'Pris en compte', in_progress: 'En cours', done: 'Traité' };
+  // What staff can mark a report as, in this order (the citizen is told each time).
+  const REPORT_ACTIONS = [['received', 'Pris en compte'], ['in_progress', 'En cours'], ['done', 'Traité']];
+  const TABS = ['conversations', 'tickets', 'reports'];
 
   /* ------------------------------------------------------------ helpers */
 
@@ -94,6 +98,7 @@
     firstQueue: true,
     unread: new Set(),
     tickets: new Map(),
+    reports: new Map(),    // open reports, by reference
     selected: null,        // handoff id shown in the main panel
     current: null,         // its handoff, as last known
     ended: null,           // why the shown conversation ended, if it did
@@ -230,6 +235,16 @@
         break;
       case 'ticket':
         onTicket(frame.ticket);
+        break;
+      case 'reports':
+        state.reports.clear();
+        for (const r of Array.isArray(frame.reports) ? frame.reports : []) {
+          if (r && typeof r.reference === 'string') state.reports.set(r.reference, r);
+        }
+        renderReports();
+        break;
+      case 'report':
+        onReport(frame.report);
         break;
       case 'conversation':
         onConversation(frame);
@@ -844,6 +859,7 @@
         el('p', { class: 'ticket-subject', text: t.subject || '' }),
         el('p', { class: 'ticket-who' }, [t.name || '', ' · ', contactNode(t.contact)]),
         el('p', { class: 'ticket-meta', text: `${channelLabel(t.channel)}${created ? ` · ${fmtDateTime(created)}` : ''}` }),
+        t.status !== 'closed' ? waitedNode(t.created_at) : null,
         el('div', { class: 'ticket-actions' }, actions),
       ]));
     }
@@ -858,24 +874,94 @@
     }
   }
 
+  /* ------------------------------------------------------------ reports */
+
+  // "En attente depuis 2 h 05 min", kept current by tick().
+  function waitedNode(since) {
+    if (!parseDate(since)) return null;
+    return el('p', { class: 'ticket-meta waited' }, [
+      el('span', { 'data-since': since, 'data-prefix': 'En attente depuis ', text: 'En attente depuis …' }),
+    ]);
+  }
+
+  function onReport(report) {
+    if (!report || typeof report.reference !== 'string') return;
+    if (report.status === 'done') state.reports.delete(report.reference);
+    else state.reports.set(report.reference, report);
+    renderReports();
+  }
+
+  function reportAction(report, status, label) {
+    const button = el('button', { type: 'button', class: 'btn btn-small btn-secondary' }, [
+      label, el('span', { class: 'sr-only', text: ` (signalement ${report.reference})` }),
+    ]);
+    button.addEventListener('click', () => {
+      clearError();
+      send({ type: 'report', reference: report.reference, status });
+    });
+    return button;
+  }
+
+  function renderReports() {
+    const focused = document.activeElement && document.activeElement.closest
+      ? document.activeElement.closest('.report') : null;
+    const focusedId = focused ? focused.getAttribute('data-id') : null;
+    const list = [...state.reports.values()].sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
+    const items = list.map((r) => {
+      const created = parseDate(r.created_at);
+      const actions = REPORT_ACTIONS.filter(([status]) => status !== r.status)
+        .map(([status, label]) => reportAction(r, status, label));
+      return el('li', { class: `ticket report report-${r.status}`, 'data-id': r.reference }, [
+        el('p', { class: 'ticket-head' }, [
+          el('strong', { text: r.reference }),
+          el('span', { class: `badge badge-${r.status}`, text: REPORT_STATUS[r.status] || r.status }),
+        ]),
+        el('p', { class: 'ticket-subject', text: r.category_label || r.category || '' }),
+        el('p', { text: `Lieu : ${r.location || ''}` }),
+        el('p', { text: r.description || '' }),
+        el('p', { class: 'ticket-who' }, r.contact ? ['Contact : ', contactNode(r.contact)] : ['Pas de contact (le citoyen n’a pas souhaité être recontacté)']),
+        el('p', { class: 'ticket-meta', text: created ? `Reçu le ${fmtDateTime(created)}` : '' }),
+        waitedNode(r.created_at),
+        el('div', { class: 'ticket-actions' }, actions),
+      ]);
+    });
+    ui.listReports.replaceChildren(...items);
+    ui.emptyReports.hidden = items.length > 0;
+    ui.countReports.textContent = String(items.length);
+    tick();
+    if (focusedId) {
+      const card = ui.listReports.querySelector(`.report[data-id="${CSS.escape(focusedId)}"]`);
+      const target = card && (card.querySelector('button') || card);
+      if (target) target.focus();
+    }
+  }
+
   /* --------------------------------------------------------------- tabs */
 
+  function tabParts(name) {
+    const key = name[0].toUpperCase() + name.slice(1);
+    return [ui[`tab${key}`], ui[`panel${key}`]];
+  }
+
   function selectTab(name) {
-    for (const [key, tab, panel] of [['conversations', ui.tabConversations, ui.panelConversations], ['tickets', ui.tabTickets, ui.panelTickets]]) {
+    for (const key of TABS) {
+      const [tab, panel] = tabParts(key);
       const on = key === name;
       tab.setAttribute('aria-selected', on ? 'true' : 'false');
       tab.tabIndex = on ? 0 : -1;
       panel.hidden = !on;
     }
+    if (name === 'reports' && state.ws && state.ws.readyState === WebSocket.OPEN) send({ type: 'reports' });
   }
 
   function onTabKey(e) {
     if (!['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(e.key)) return;
     e.preventDefault();
-    const next = e.currentTarget === ui.tabConversations ? ui.tabTickets : ui.tabConversations;
-    const target = e.key === 'Home' ? ui.tabConversations : e.key === 'End' ? ui.tabTickets : next;
-    selectTab(target === ui.tabTickets ? 'tickets' : 'conversations');
-    target.focus();
+    const current = TABS.findIndex((key) => tabParts(key)[0] === e.currentTarget);
+    const index = e.key === 'Home' ? 0 : e.key === 'End' ? TABS.length - 1
+      : (current + (e.key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length;
+    selectTab(TABS[index]);
+    tabParts(TABS[index])[0].focus();
   }
 
   /* --------------------------------------------------------------- keys */
@@ -905,6 +991,8 @@
       connection: 'connection', me: 'me', agentEmail: 'agent-email', banner: 'banner',
       bannerText: 'banner-text', bannerClose: 'banner-close', tabConversations: 'tab-conversations',
       tabTickets: 'tab-tickets', panelConversations: 'panel-conversations', panelTickets: 'panel-tickets',
+      tabReports: 'tab-reports', panelReports: 'panel-reports', listReports: 'list-reports',
+      emptyReports: 'empty-reports', countReports: 'count-reports', reportsRefresh: 'reports-refresh',
       listWaiting: 'list-waiting', listActive: 'list-active', emptyWaiting: 'empty-waiting',
       emptyActive: 'empty-active', countWaiting: 'count-waiting', countActive: 'count-active',
       countConversations: 'count-conversations', countTickets: 'count-tickets',
@@ -923,8 +1011,11 @@
     ui.bannerClose.addEventListener('click', clearError);
     ui.tabConversations.addEventListener('click', () => selectTab('conversations'));
     ui.tabTickets.addEventListener('click', () => selectTab('tickets'));
+    ui.tabReports.addEventListener('click', () => selectTab('reports'));
     ui.tabConversations.addEventListener('keydown', onTabKey);
     ui.tabTickets.addEventListener('keydown', onTabKey);
+    ui.tabReports.addEventListener('keydown', onTabKey);
+    ui.reportsRefresh.addEventListener('click', () => send({ type: 'reports' }));
     ui.claim.addEventListener('click', claim);
     ui.handback.addEventListener('click', handBack);
     ui.closeForm.addEventListener('submit', closeConversation);
@@ -957,6 +1048,7 @@
     });
     renderQueue();
     renderTickets();
+    renderReports();
     connect();
   }
 
