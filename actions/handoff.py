@@ -69,7 +69,7 @@ class ActionRequestHuman(Action):
         town = self._town
         why = (
             "Nos agents ne sont pas disponibles en ce moment"
-            if outcome is not None and outcome.unavailable_reason == "no_agent"
+            if outcome is not None and outcome.unavailable_reason in ("no_agent", "busy")
             else "Nos agents ne répondent pas en ligne à cette heure-ci"
         )
         hours = "; ".join(f"{s.days} {s.hours}" for s in town.opening_hours)
@@ -179,12 +179,14 @@ class ActionSubmitCallback(Action):
                 )
             )
             return reset
+        # The contact is not repeated: the reply is stored in the transcript and
+        # shown again on reload, while the contact belongs to the ticket alone.
         dispatcher.utter_message(
             json_message={
                 "text": (
                     "Votre demande de rappel est enregistrée sous la référence "
-                    f"{ticket.reference}. "
-                    f"Un agent vous recontactera ({ticket.contact}) pour : {ticket.subject}"
+                    f"{ticket.reference}. Un agent vous recontactera aux coordonnées "
+                    "que vous avez indiquées."
                     + acknowledgement_note(ticket.acknowledgement)
                 ),
                 "ticket_reference": ticket.reference,

@@ -32,6 +32,7 @@ from bot.notifications.sender import NotificationSender, transports_for
 from bot.observability.http import metrics_handler, observe
 from bot.security.headers import add_security_headers
 from bot.security.limits import networks
+from bot.security.origins import OriginPolicy
 from bot.settings import Settings
 from bot.storage.calls import CallStore
 from bot.storage.database import create_engine, create_schema
@@ -194,30 +195,24 @@ class Services:
         await self.engine.dispose()
 
 
-# The widget is embedded on the town's own site, another origin than the app.
-# The chat API uses no cookies, so any origin may call it.
+# The widget is embedded on the town's own site, another origin than the app:
+# which sites may call the chat API is security.allowed_origins (bot/security/origins.py).
 CORS_PREFIX = "/api/chat/"
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type",
-    "Access-Control-Max-Age": "86400",
-}
 
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
-    if request.path.startswith(CORS_PREFIX):
-        response.headers.update(CORS_HEADERS)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
 
 
 def create_public_app(services: Services) -> web.Application:
+    origins = OriginPolicy(services.settings.security.allowed_origins)
     app = web.Application(
-        client_max_size=MAX_PUBLIC_REQUEST_BYTES, middlewares=[observe, security_headers]
+        client_max_size=MAX_PUBLIC_REQUEST_BYTES,
+        middlewares=[observe, security_headers, origins.middleware()],
     )
     # Every response, including errors raised before a handler: see bot/security/headers.py.
     app.on_response_prepare.append(add_security_headers)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -134,6 +135,24 @@ class SecuritySettings:
     trusted_proxies: tuple[str, ...] = ()
     per_ip: RateLimit = field(default_factory=lambda: RateLimit(60, 60))
     per_session: RateLimit = field(default_factory=lambda: RateLimit(10, 20))
+    # Sites (scheme://host[:port]) whose pages may embed the widget; "*" = any.
+    allowed_origins: tuple[str, ...] = ()
+
+
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
+
+
+def _origins(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise SettingsError("settings: 'security.allowed_origins' must be a list of strings")
+    origins = tuple(v.strip().lower().rstrip("/") for v in values)
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise SettingsError(
+                f"settings: 'security.allowed_origins': {origin!r} is not an origin "
+                "like https://www.example-town.fr (scheme, host, optional port) or '*'"
+            )
+    return origins
 
 
 @dataclass(frozen=True)
@@ -430,6 +449,7 @@ def _observability(
             ),
             per_ip=_rate_limit(limits, "per_ip", defaults.per_ip),
             per_session=_rate_limit(limits, "per_session", defaults.per_session),
+            allowed_origins=_origins(security.get("allowed_origins") or []),
         ),
     )
 

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import secrets
 import statistics
+from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,14 @@ CONSENT_TEXT = (
 )
 
 
+# Conversations one client address may have waiting for an agent at once (per
+# app instance, like the rate limits): one person rarely needs more, and a
+# script opening sessions by the hundred must not fill the agents' queue.
+MAX_WAITING_PER_CLIENT = 3
+# Conversations whose client address is remembered (the most recent ones).
+MAX_REMEMBERED_CLIENTS = 20_000
+
+
 @dataclass(frozen=True)
 class HandoffOutcome:
     queued: bool
@@ -53,7 +62,8 @@ class HandoffOutcome:
     handoff_id: int | None = None
     position: int | None = None
     estimated_wait_s: int | None = None
-    # When not: "closed" (outside agent hours) or "no_agent".
+    # When not: "closed" (outside agent hours), "no_agent", or "busy" (this
+    # address already has MAX_WAITING_PER_CLIENT conversations waiting).
     unavailable_reason: str | None = None
 
 
@@ -81,8 +91,11 @@ class HandoffService:
         bus: EventBus,
         settings: HandoffSettings,
         presence: Presence | None = None,
+        max_waiting_per_client: int = MAX_WAITING_PER_CLIENT,
     ) -> None:
         self._store = store
+        self._max_waiting_per_client = max_waiting_per_client
+        self._clients: OrderedDict[str, str] = OrderedDict()  # conversation -> address
         self._tickets = tickets
         self._transcripts = transcripts
         self._rasa = rasa
@@ -108,10 +121,36 @@ class HandoffService:
         return None
 
     # --- citizens ---
+    def note_client(self, conversation_id: str, client: str) -> None:
+        """The address a conversation's messages come from (the web channel tells)."""
+        self._clients[conversation_id] = client
+        self._clients.move_to_end(conversation_id)
+        while len(self._clients) > MAX_REMEMBERED_CLIENTS:
+            self._clients.popitem(last=False)
+
+    async def _client_is_busy(self, conversation_id: str) -> bool:
+        client = self._clients.get(conversation_id)
+        if client is None:
+            return False
+        waiting = [
+            h
+            for h in await self._store.open_handoffs()
+            if h.status == "waiting"
+            and h.conversation_id != conversation_id
+            and self._clients.get(h.conversation_id) == client
+        ]
+        return len(waiting) >= self._max_waiting_per_client
+
     async def request(self, conversation_id: str, channel: str, reason: str) -> HandoffOutcome:
         metrics.handoff("requested")
         await self._presence.refresh()  # agents may be connected to another instance
         why = self.availability()
+        if why is None and await self._client_is_busy(conversation_id):
+            log.warning(
+                "handoff refused: a client already has %d conversations waiting",
+                self._max_waiting_per_client,
+            )
+            why = "busy"
         if why is not None:
             metrics.handoff("unavailable")
             return HandoffOutcome(queued=False, unavailable_reason=why)

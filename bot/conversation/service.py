@@ -16,7 +16,7 @@ from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage, from_rasa
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
 from bot.domain.emergency import detect_emergency, emergency_message
-from bot.domain.privacy import redact
+from bot.domain.privacy import public_key, redact
 from bot.observability import metrics
 from bot.settings import ChatSettings, TownSettings
 from bot.storage.handoffs import Handoff
@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 
 # Random ids from the browser (UUID) or a channel's own ids (SIP Call-ID...).
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.:@-]{8,64}$")
+# Article slugs are stored in columns of 120 characters.
+MAX_SLUG_CHARS = 120
+# kb_queries.id is an INTEGER (32-bit signed on PostgreSQL).
+MAX_QUERY_ID = 2**31 - 1
+# An English detail is for operators: never a copy of a whole hostile input.
+MAX_DETAIL_CHARS = 300
 # Button payloads the bot itself sends: an intent with optional JSON entities.
 # Button payload of the "leave the queue" button, handled here, never by Rasa.
 LEAVE_QUEUE = "/leave_queue"
@@ -37,6 +43,8 @@ class InvalidMessage(ValueError):
     """The user's input cannot be processed; `french` is what the user reads."""
 
     def __init__(self, code: str, french: str, detail: str) -> None:
+        if len(detail) > MAX_DETAIL_CHARS:
+            detail = detail[: MAX_DETAIL_CHARS - 1] + "…"
         super().__init__(detail)
         self.code = code
         self.french = french
@@ -48,6 +56,8 @@ class UserTurn:
     text: str
     channel: str
     payload: str | None = None
+    # The client's address as the channel sees it (per-address limits), if any.
+    client: str | None = None
 
 
 def validate_session_id(session_id: str) -> str:
@@ -62,6 +72,10 @@ def validate_session_id(session_id: str) -> str:
 
 class FeedbackSink(Protocol):
     async def feedback(self, query_id: int | None, slug: str, useful: bool) -> None: ...
+
+
+FEEDBACK_REFUSED_FR = "Votre avis n'a pas pu être enregistré."
+FEEDBACK_SHAPE = "feedback needs 'slug' (article slug), 'useful' (bool), 'query_id' (int or null)"
 
 
 class ConversationService:
@@ -82,6 +96,8 @@ class ConversationService:
         self._town = town
         self._chat = chat
         self._typing_tasks: set[asyncio.Task[None]] = set()
+        # The town hall's own contacts stay readable in the stored bot replies.
+        self._public = frozenset(k for k in (public_key(town.phone), public_key(town.email)) if k)
         # Turns of one conversation run one at a time so replies keep their order
         # (across app instances too when scaled out: bot/conversation/coordination.py).
         self._locks = locks or TurnLocks()
@@ -112,12 +128,14 @@ class ConversationService:
             text = text.lstrip("/").strip()
             if not text:
                 return None
-        return UserTurn(turn.session_id, text or payload or "", turn.channel, payload)
+        return UserTurn(turn.session_id, text or payload or "", turn.channel, payload, turn.client)
 
     async def handle(self, turn: UserTurn) -> list[BotMessage]:
         """Process a normalised turn and return the bot's replies."""
         started = time.perf_counter()
         async with self._locks.hold(turn.session_id):
+            if self._handoff is not None and turn.client is not None:
+                self._handoff.note_client(turn.session_id, turn.client)
             try:
                 held = await self._handoff.open_for(turn.session_id) if self._handoff else None
             except (SQLAlchemyError, OSError) as exc:
@@ -141,17 +159,7 @@ class ConversationService:
                 )
             try:
                 await self._transcripts.append(
-                    turn.session_id,
-                    turn.channel,
-                    [
-                        # Stored without e-mails, phone numbers, NIR, IBAN or card numbers.
-                        StoredMessage(
-                            "user",
-                            redact(turn.text),
-                            {"payload": turn.payload} if turn.payload else {},
-                        )
-                    ]
-                    + [StoredMessage("bot", m.text, m.to_data()) for m in replies],
+                    turn.session_id, turn.channel, self._stored(turn, replies)
                 )
             except (SQLAlchemyError, OSError) as exc:
                 # Not stored (the database went away during the turn); the reply is
@@ -159,6 +167,24 @@ class ConversationService:
                 log.warning("turn of a %s conversation not stored: %r", turn.channel, exc)
             metrics.chat_turn(turn.channel, metrics.since(started))
             return replies
+
+    def _stored(self, turn: UserTurn, replies: list[BotMessage]) -> list[StoredMessage]:
+        """The turn as stored: without e-mails, phone numbers, NIR, IBAN or card numbers,
+        in what the citizen typed, in button payloads (entities) and in the bot's
+        replies (a confirmation may repeat what the citizen gave)."""
+        user = StoredMessage(
+            "user", redact(turn.text), {"payload": redact(turn.payload)} if turn.payload else {}
+        )
+        return [user] + [
+            StoredMessage("bot", self._stored_reply_text(m), m.to_data()) for m in replies
+        ]
+
+    def _stored_reply_text(self, message: BotMessage) -> str:
+        # An answer citing an article is staff-written public text (a service's
+        # phone number is information, not personal data): stored as shown.
+        if message.sources:
+            return message.text
+        return redact(message.text, keep=self._public)
 
     async def _while_held(self, held: Handoff, turn: UserTurn) -> list[BotMessage]:
         """A person holds (or is about to take) the conversation: the bot stays silent."""
@@ -214,27 +240,51 @@ class ConversationService:
         )
 
     async def record_feedback(self, session_id: str, data: Any) -> None:
-        """A citizen's vote on an answer: {query_id, slug, useful}."""
+        """A citizen's vote on an answer this session received: {query_id, slug, useful}.
+
+        One vote per answer; a vote for an answer the session was never given (a
+        forged id, another conversation's answer) is refused.
+        """
         validate_session_id(session_id)
+        query_id = data.get("query_id") if isinstance(data, dict) else None
         if (
             not isinstance(data, dict)
             or bool(data.keys() - {"query_id", "slug", "useful"})
             or not isinstance(data.get("useful"), bool)
             or not isinstance(data.get("slug"), str)
+            or len(data["slug"]) > MAX_SLUG_CHARS
             or not SLUG.match(data["slug"])
-            or not isinstance(data.get("query_id"), (int, type(None)))
-            or isinstance(data.get("query_id"), bool)
+            or not isinstance(query_id, (int, type(None)))
+            or isinstance(query_id, bool)
             # A database integer: larger values cannot be a logged question's id.
-            or not (data.get("query_id") is None or 0 < data["query_id"] < 2**63)
+            or not (query_id is None or 0 < query_id <= MAX_QUERY_ID)
         ):
-            raise InvalidMessage(
-                "bad_feedback",
-                "Votre avis n'a pas pu être enregistré.",
-                "feedback needs 'slug' (article slug), 'useful' (bool), 'query_id' (int or null)",
-            )
-        if self._feedback is not None:
-            # query_id is optional (an answer logged without one): never a KeyError.
-            await self._feedback.feedback(data.get("query_id"), data["slug"], data["useful"])
+            raise InvalidMessage("bad_feedback", FEEDBACK_REFUSED_FR, FEEDBACK_SHAPE)
+        slug: str = data["slug"]
+        async with self._locks.hold(session_id):
+            stored = await self._transcripts.history(session_id, self._chat.history_limit)
+            answers = [
+                m
+                for m in stored
+                if m.role == "bot"
+                and isinstance(m.data.get("feedback"), dict)
+                and m.data["feedback"].get("slug") == slug
+                and m.data["feedback"].get("query_id") == query_id
+            ]
+            if not answers:
+                raise InvalidMessage(
+                    "bad_feedback",
+                    FEEDBACK_REFUSED_FR,
+                    "feedback refers to no answer this session received",
+                )
+            if any(m.data.get("voted") for m in answers):
+                raise InvalidMessage(
+                    "bad_feedback", FEEDBACK_REFUSED_FR, "this answer already has a vote"
+                )
+            if self._feedback is not None:
+                # query_id may be null (an answer logged without one): never a KeyError.
+                await self._feedback.feedback(query_id, slug, data["useful"])
+            await self._transcripts.mark_voted(answers[-1].id)
 
     async def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
         """The whole conversation for staff, with what each bot message showed."""

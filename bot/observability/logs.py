@@ -5,6 +5,10 @@ handler. Every record goes through `RedactionFilter` first (e-mails, phone
 numbers, NIR, IBAN and card numbers are masked with `bot.domain.privacy`,
 whatever the call site logged) and gets the current request id.
 
+Records are masked on the event loop, so what one record may cost is bounded:
+the message and each extra are cut to MAX_MESSAGE_CHARS / MAX_EXTRA_CHARS, and
+an exception's text keeps its last MAX_EXCEPTION_CHARS (where the error is).
+
 JSON lines carry: time (ISO 8601, UTC), level, logger, message, request_id
 (null outside a request), `exception` when there is one, and any `extra=`
 fields given to the logging call.
@@ -42,6 +46,15 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
 }
 
 
+# What one record may carry; beyond, the text is cut and says how much was cut.
+MAX_MESSAGE_CHARS = 4000
+MAX_EXTRA_CHARS = 1000
+MAX_EXCEPTION_CHARS = 8000
+# Masked before cutting, with this margin, so an identifier across the cut is
+# still recognised whole (a cut half of an address would not be).
+_MARGIN = 256
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
@@ -53,16 +66,30 @@ def request_id_from(header: str | None) -> str:
     return new_request_id()
 
 
-def _clean(value: Any) -> Any:
+def bounded_redact(text: str, limit: int, keep_end: bool = False) -> str:
+    """`text` masked and cut to about `limit` characters (the start, or the end)."""
+    if len(text) <= limit:
+        return redact(text)
+    cut = len(text) - limit
+    if keep_end:
+        return f"[{cut} characters cut] " + redact(text[-(limit + _MARGIN) :])[-limit:]
+    return redact(text[: limit + _MARGIN])[:limit] + f" [{cut} characters cut]"
+
+
+_MAX_ITEMS = 50
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        return bounded_redact(value, MAX_EXTRA_CHARS)
     if isinstance(value, (int, float, bool)) or value is None:
         return value
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_clean(v) for v in value]
-    return redact(str(value))
+    if depth < 3 and isinstance(value, dict):
+        items = list(value.items())[:_MAX_ITEMS]
+        return {bounded_redact(str(k), 100): _clean(v, depth + 1) for k, v in items}
+    if depth < 3 and isinstance(value, (list, tuple, set, frozenset)):
+        return [_clean(v, depth + 1) for v in list(value)[:_MAX_ITEMS]]
+    return bounded_redact(str(value), MAX_EXTRA_CHARS)
 
 
 class RedactionFilter(logging.Filter):
@@ -73,14 +100,14 @@ class RedactionFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string: keep what can be kept
             message = f"{record.msg!r} {record.args!r}"
-        record.msg, record.args = redact(message), None
+        record.msg, record.args = bounded_redact(message, MAX_MESSAGE_CHARS), None
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD:
                 setattr(record, key, _clean(value))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = bounded_redact(record.exc_text, MAX_EXCEPTION_CHARS, keep_end=True)
         record.exc_info = None  # formatted (and redacted) above
         record.request_id = REQUEST_ID.get() or "-"
         return True

@@ -19,6 +19,7 @@ class StoredMessage:
     text: str
     data: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
+    id: int | None = None  # set on messages read back
 
 
 def _insert_ignore(dialect: str) -> Any:
@@ -68,7 +69,13 @@ class TranscriptStore:
     async def history(self, conversation_id: str, limit: int) -> list[StoredMessage]:
         """The last `limit` messages, oldest first."""
         query = (
-            sa.select(messages.c.role, messages.c.text, messages.c.data, messages.c.created_at)
+            sa.select(
+                messages.c.id,
+                messages.c.role,
+                messages.c.text,
+                messages.c.data,
+                messages.c.created_at,
+            )
             .where(messages.c.conversation_id == conversation_id)
             .order_by(messages.c.id.desc())
             .limit(limit)
@@ -77,7 +84,24 @@ class TranscriptStore:
             rows = (await conn.execute(query)).all()
         return [
             StoredMessage(
-                role=r.role, text=r.text, data=dict(r.data or {}), created_at=r.created_at
+                role=r.role, text=r.text, data=dict(r.data or {}), created_at=r.created_at, id=r.id
             )
             for r in reversed(rows)
         ]
+
+    async def mark_voted(self, message_id: int | None) -> None:
+        """Note on a bot answer that the citizen rated it (one vote per answer).
+
+        Callers hold the conversation's turn lock, so read-then-write is safe."""
+        if message_id is None:
+            return
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(sa.select(messages.c.data).where(messages.c.id == message_id))
+            ).first()
+            if row is not None:
+                await conn.execute(
+                    sa.update(messages)
+                    .where(messages.c.id == message_id)
+                    .values(data={**(row.data or {}), "voted": True})
+                )

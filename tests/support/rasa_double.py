@@ -15,6 +15,9 @@ class RasaDouble:
     delay_s: float = 0.0
     status: int = 200
     received: list[dict[str, Any]] = field(default_factory=list)
+    # Attached to the second reply when set, as the knowledge-base action does
+    # ({"query_id", "slug"}: what the citizen may rate).
+    feedback: dict[str, Any] | None = None
 
     def app(self) -> web.Application:
         async def webhook(request: web.Request) -> web.Response:
@@ -25,17 +28,17 @@ class RasaDouble:
             if self.status != 200:
                 return web.json_response({"error": "boom"}, status=self.status)
             text = body["message"]
+            custom: dict[str, Any] = {
+                "text": "avec source",
+                "sources": [{"title": "T", "url": "https://x.example/a"}],
+                "buttons": [{"title": "Oui", "payload": "/affirm"}],
+            }
+            if self.feedback is not None:
+                custom["feedback"] = self.feedback
             return web.json_response(
                 [
                     {"recipient_id": body["sender"], "text": f"écho : {text}"},
-                    {
-                        "recipient_id": body["sender"],
-                        "custom": {
-                            "text": "avec source",
-                            "sources": [{"title": "T", "url": "https://x.example/a"}],
-                            "buttons": [{"title": "Oui", "payload": "/affirm"}],
-                        },
-                    },
+                    {"recipient_id": body["sender"], "custom": custom},
                 ]
             )
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -201,34 +203,126 @@ async def test_town_info_and_health(client: TestClient) -> None:
     assert page.status == 200 and "widget.js" in await page.text()
 
 
-async def test_chat_api_allows_embedding_on_another_origin(client: TestClient) -> None:
-    preflight = await client.options(
-        f"/api/chat/{sid()}/messages",
-        headers={
-            "Origin": "https://www.villebrune.example",
-            "Access-Control-Request-Method": "POST",
-        },
+TOWN_SITE = "https://www.villebrune.example"
+
+
+@pytest.fixture
+async def embedded(
+    rasa: tuple[RasaDouble, str], tmp_path: Path
+) -> AsyncIterator[TestClient[aiohttp.web.Request, aiohttp.web.Application]]:
+    """The app as a town deploys it: the widget embedded on the town's site."""
+    data_dir = tmp_path / "embedded"
+    data_dir.mkdir()
+    settings = make_settings(
+        data_dir,
+        rasa[1],
+        GUICHET__RASA__TIMEOUT_S="1",
+        GUICHET__SECURITY__ALLOWED_ORIGINS=f'["{TOWN_SITE}"]',
+    )
+    services = await Services.start(settings)
+    client = TestClient(TestServer(create_public_app(services), host="127.0.0.1"))
+    await client.start_server()
+    yield client
+    await client.close()
+    await services.close()
+
+
+async def test_chat_api_answers_the_town_site_and_refuses_other_sites(
+    embedded: TestClient,
+) -> None:
+    session = sid()
+    await embedded.post(f"/api/chat/{session}/messages", json={"text": "mon histoire"})
+    preflight = await embedded.options(
+        f"/api/chat/{session}/messages",
+        headers={"Origin": TOWN_SITE, "Access-Control-Request-Method": "POST"},
     )
     assert preflight.status == 204
-    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
-    resp = await client.post(f"/api/chat/{sid()}/messages", json={"text": "x"})
-    assert resp.headers["Access-Control-Allow-Origin"] == "*"
-    assert "Access-Control-Allow-Origin" not in (await client.get("/api/town")).headers
-
-
-async def test_feedback_is_validated_and_recorded(client: TestClient, data_dir: Path) -> None:
-    session = sid()
-    url = f"/api/chat/{session}/feedback"
-    ok = await client.post(url, json={"query_id": None, "slug": "cantine-scolaire", "useful": True})
-    assert ok.status == 200
-    for bad in (
-        {"slug": "cantine-scolaire", "useful": "oui"},
-        {"slug": "<script>", "useful": True},
-        {"query_id": True, "slug": "a", "useful": False},
-        [1],
+    assert preflight.headers["Access-Control-Allow-Origin"] == TOWN_SITE
+    resp = await embedded.get(f"/api/chat/{session}/history", headers={"Origin": TOWN_SITE})
+    assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == TOWN_SITE
+    assert (await resp.json())["messages"][0]["text"] == "mon histoire"
+    # Another site's page, in a visitor's browser: no conversation, no CORS grant.
+    evil = {"Origin": "https://evil.example"}
+    for method, path in (
+        ("GET", f"/api/chat/{session}/history"),
+        ("POST", f"/api/chat/{session}/messages"),
+        ("POST", f"/api/chat/{session}/feedback"),
+        ("OPTIONS", f"/api/chat/{session}/history"),
     ):
-        resp = await client.post(url, json=bad)
-        assert resp.status == 400 and (await resp.json())["error"]["code"] == "bad_feedback"
+        async with embedded.request(method, path, headers=evil, json={"text": "x"}) as resp:
+            assert resp.status == 403, (method, path)
+            assert "Access-Control-Allow-Origin" not in resp.headers
+            body = await resp.json()
+        assert body["error"]["code"] == "origin_refused"
+        assert "pas autorisé" in body["error"]["message"]
+        assert "mon histoire" not in json.dumps(body)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await embedded.ws_connect(f"/ws?session={session}", headers=evil)
+    assert refused.value.status == 403
+    # The app's own pages (the demo site), and clients that are not pages, still work.
+    own = {"Origin": str(embedded.make_url("")).rstrip("/")}
+    assert (await embedded.get(f"/api/chat/{session}/history", headers=own)).status == 200
+    async with embedded.ws_connect(f"/ws?session={session}", headers=own) as ws:
+        assert (await receive(ws, "history"))["messages"][0]["text"] == "mon histoire"
+    assert (await embedded.get(f"/api/chat/{session}/history")).status == 200
+    assert "Access-Control-Allow-Origin" not in (await embedded.get("/api/town")).headers
+
+
+async def test_by_default_only_the_apps_own_pages_may_call_the_chat(client: TestClient) -> None:
+    resp = await client.get(f"/api/chat/{sid()}/history", headers={"Origin": TOWN_SITE})
+    assert resp.status == 403
+
+
+async def test_web_routes_take_widget_uuids_never_phone_ids(client: TestClient) -> None:
+    phone = "phone-a84b4c76e66710@pbx.example"
+    for method, path in (
+        ("GET", f"/api/chat/{phone}/history"),
+        ("POST", f"/api/chat/{phone}/messages"),
+        ("POST", f"/api/chat/{phone}/feedback"),
+        ("GET", f"/ws?session={phone}"),
+    ):
+        async with client.request(method, path, json={"text": "x"}) as resp:
+            assert resp.status == 400, (method, path)
+            error = (await resp.json())["error"]
+        assert error["code"] == "bad_session" and "not a UUID" in error["detail"]
+        assert "Rechargez la page" in error["message"]
+
+
+async def test_feedback_is_validated_and_tied_to_an_answer_the_session_got(
+    client: TestClient, rasa: tuple[RasaDouble, str], data_dir: Path
+) -> None:
     with sqlite3.connect(data_dir / "guichet.db") as db:
-        rows = db.execute("SELECT slug, useful FROM kb_feedback").fetchall()
-    assert rows == [("cantine-scolaire", 1)]
+        query_id = db.execute(
+            "INSERT INTO kb_queries (question, channel, confidence, top_slug, created_at)"
+            " VALUES ('cantine ?', 'webchat', 'answer', 'cantine-scolaire', ?)",
+            (datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),),
+        ).lastrowid
+    session, other = sid(), sid()
+    vote = {"query_id": query_id, "slug": "cantine-scolaire", "useful": True}
+    # Before the answer was given, nobody may vote on it.
+    resp = await client.post(f"/api/chat/{session}/feedback", json=vote)
+    assert resp.status == 400
+    assert "no answer this session received" in (await resp.json())["error"]["detail"]
+    rasa[0].feedback = {"query_id": query_id, "slug": "cantine-scolaire"}
+    await client.post(f"/api/chat/{session}/messages", json={"text": "la cantine"})
+    rasa[0].feedback = None
+    ok = await client.post(f"/api/chat/{session}/feedback", json=vote)
+    assert ok.status == 200 and (await ok.json()) == {"status": "recorded"}
+    refused = [
+        (session, vote, "already has a vote"),  # one vote per answer
+        (other, vote, "no answer this session received"),  # another conversation's answer
+        (session, {**vote, "slug": "piscine"}, "no answer this session received"),
+        (session, {**vote, "query_id": query_id + 1}, "no answer this session received"),
+        (session, {"slug": "cantine-scolaire", "useful": "oui"}, "feedback needs"),
+        (session, {"slug": "<script>", "useful": True}, "feedback needs"),
+        (session, {"query_id": True, "slug": "a", "useful": False}, "feedback needs"),
+        (session, [1], "feedback needs"),
+    ]
+    for who, bad, detail in refused:
+        resp = await client.post(f"/api/chat/{who}/feedback", json=bad)
+        error = (await resp.json())["error"]
+        assert resp.status == 400 and error["code"] == "bad_feedback", bad
+        assert detail in error["detail"], bad
+    with sqlite3.connect(data_dir / "guichet.db") as db:
+        rows = db.execute("SELECT query_id, slug, useful FROM kb_feedback").fetchall()
+    assert rows == [(query_id, "cantine-scolaire", 1)]
