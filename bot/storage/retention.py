@@ -117,8 +117,12 @@ async def purge(
             )
         ).rowcount
         old_queries = sa.select(kb_queries.c.id).where(kb_queries.c.created_at < cutoff)
-        await conn.execute(sa.delete(kb_feedback).where(kb_feedback.c.query_id.in_(old_queries)))
+        # Votes on purged questions go with them (whatever their own date), then old votes.
         counts["kb_feedback"] = (
+            await conn.execute(
+                sa.delete(kb_feedback).where(kb_feedback.c.query_id.in_(old_queries))
+            )
+        ).rowcount + (
             await conn.execute(sa.delete(kb_feedback).where(kb_feedback.c.created_at < cutoff))
         ).rowcount
         counts["kb_queries"] = (
