@@ -5,9 +5,14 @@ handler. Every record goes through `RedactionFilter` first (e-mails, phone
 numbers, NIR, IBAN and card numbers are masked with `bot.domain.privacy`,
 whatever the call site logged) and gets the current request id.
 
-Records are masked on the event loop, so what one record may cost is bounded:
-the message and each extra are cut to MAX_MESSAGE_CHARS / MAX_EXTRA_CHARS, and
-an exception's text keeps its last MAX_EXCEPTION_CHARS (where the error is).
+Records are masked, formatted and written by a logging thread, never on the
+event loop: the loop only formats the message's arguments and puts the record
+on a bounded queue (`LoopSafeQueueHandler`), so neither a hostile input being
+masked nor a slow stderr holds up the chat, the agent console or a call. What
+one record may cost is bounded too: the message and each extra are cut to
+MAX_MESSAGE_CHARS / MAX_EXTRA_CHARS, and an exception's text keeps its last
+MAX_EXCEPTION_CHARS (where the error is). When the queue is full (the writer
+stuck), records are dropped and the next line written says how many.
 
 JSON lines carry: time (ISO 8601, UTC), level, logger, message, request_id
 (null outside a request), `exception` when there is one, and any `extra=`
@@ -16,14 +21,17 @@ fields given to the logging call.
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import json
 import logging
+import logging.handlers
+import queue
 import re
 import sys
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from bot.domain.privacy import redact
 from bot.observability import metrics
@@ -109,7 +117,8 @@ class RedactionFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = bounded_redact(record.exc_text, MAX_EXCEPTION_CHARS, keep_end=True)
         record.exc_info = None  # formatted (and redacted) above
-        record.request_id = REQUEST_ID.get() or "-"
+        # Taken where the record was made when it went through the queue.
+        record.request_id = getattr(record, "request_id", None) or REQUEST_ID.get() or "-"
         return True
 
 
@@ -143,15 +152,86 @@ class ErrorCounter(logging.Handler):
         metrics.error(record.name.split(".", 1)[0] or "root")
 
 
-def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
+QUEUE_SIZE = 10_000
+
+
+class LoopSafeQueueHandler(logging.handlers.QueueHandler):
+    """Takes what must be read where the record was made (its request id, its
+    message, its traceback) and queues it for the logging thread."""
+
+    def __init__(self, records: queue.Queue[logging.LogRecord]) -> None:
+        super().__init__(records)
+        self.dropped = 0
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep what can be kept
+            message = f"{record.msg!r} {record.args!r}"
+        exc_text = record.exc_text
+        if record.exc_info and not exc_text:
+            exc_text = logging.Formatter().formatException(record.exc_info)
+        prepared = logging.makeLogRecord(record.__dict__)
+        prepared.msg, prepared.args = message, None
+        prepared.exc_info, prepared.exc_text = None, exc_text
+        prepared.request_id = REQUEST_ID.get() or "-"
+        return prepared
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+
+class _Writer(logging.StreamHandler):  # type: ignore[type-arg]
+    """The stream handler of the logging thread; reports records dropped meanwhile."""
+
+    def __init__(self, stream: TextIO, source: LoopSafeQueueHandler) -> None:
+        super().__init__(stream)
+        self._source = source
+
+    def emit(self, record: logging.LogRecord) -> None:
+        dropped, self._source.dropped = self._source.dropped, 0
+        if dropped:
+            notice = logging.makeLogRecord(
+                {"name": __name__, "levelno": logging.WARNING, "levelname": "WARNING",
+                 "msg": f"{dropped} log records dropped: the log writer could not keep up",
+                 "request_id": "-"}
+            )  # fmt: skip
+            super().emit(notice)
+        super().emit(record)
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+def stop_logging_thread() -> None:
+    """Write what is still queued and stop the logging thread (at exit)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
+
+
+def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None) -> None:
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {FORMATS}, not {fmt!r}")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactionFilter())
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    global _listener
+    stop_logging_thread()
+    records: queue.Queue[logging.LogRecord] = queue.Queue(QUEUE_SIZE)
+    queued = LoopSafeQueueHandler(records)
+    writer = _Writer(stream or sys.stderr, queued)
+    writer.addFilter(RedactionFilter())
+    writer.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    root.addHandler(queued)
     root.addHandler(ErrorCounter())
     root.setLevel(level.upper())
+    _listener = logging.handlers.QueueListener(records, writer, respect_handler_level=True)
+    _listener.start()
+
+
+atexit.register(stop_logging_thread)

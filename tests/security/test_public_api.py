@@ -8,15 +8,22 @@ headers on every response, and who may read /metrics.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 
+from bot.observability.logs import configure_logging, stop_logging_thread
 from bot.security.limits import RateLimiter
 from bot.settings import RateLimit
+from bot.storage.transcripts import StoredMessage, TranscriptStore
+from knowledge_base.logbook import kb_feedback
 from tests.security.conftest import App, AppFactory
 
 
@@ -170,7 +177,8 @@ async def test_per_ip_limit_covers_every_session_and_endpoint(make_app: AppFacto
         (await post(app, f"/api/chat/{sid()}/messages", {"text": "a"}))[0],
         (await get(app, f"/api/chat/{sid()}/history"))[0],
     ]
-    assert results == [200, 200, 200, 200, 429, 429]
+    # (the vote is refused, 400, as no answer was given; it still took a token)
+    assert results == [200, 400, 200, 200, 429, 429]
     # The WebSocket handshake counts too, and is refused before the upgrade.
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
@@ -277,6 +285,15 @@ async def test_security_headers_on_every_kind_of_response(make_app: AppFactory) 
     async with aiohttp.ClientSession() as http, http.post(app.base + "/api/town") as resp:
         assert resp.status == 405 and resp.headers["X-Content-Type-Options"] == "nosniff"
         assert "X-Request-Id" in resp.headers
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{app.base}/api/chat/{sid()}/messages", json={"text": "x" * 70_000}) as resp,
+    ):
+        assert resp.status == 413
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert len(resp.headers["X-Request-Id"]) == 32
     # The widget's files may be loaded by the towns' sites; pages may not.
     assert (await get(app, "/static/widget.js"))[1]["Cross-Origin-Resource-Policy"] == (
         "cross-origin"
@@ -329,13 +346,123 @@ async def test_metrics_behind_a_proxy_and_with_another_allow_list(make_app: AppF
     assert (await get(closed, "/metrics"))[0] == 404
 
 
-async def test_feedback_on_an_unknown_question_is_still_recorded(make_app: AppFactory) -> None:
-    """A vote whose logged question is gone (purged) or never existed: kept, unlinked."""
+async def test_feedback_on_an_answer_whose_question_is_gone_is_still_recorded(
+    make_app: AppFactory,
+) -> None:
+    """A vote on an answer the session received, whose logged question was purged
+    (or never logged): kept, unlinked. Ids out of range and long slugs: a clear 400."""
     app = await make_app()
-    for query_id in (1, 999_999, 2**63 - 1, None):
-        body = {"query_id": query_id, "slug": "carte-identite", "useful": False}
-        status, _, data = await post(app, f"/api/chat/{sid()}/feedback", body)
-        assert (status, data) == (200, {"status": "recorded"}), query_id
-    for query_id in (0, -1, 2**63):
-        body = {"query_id": query_id, "slug": "a", "useful": True}
-        assert (await post(app, f"/api/chat/{sid()}/feedback", body))[0] == 400, query_id
+    engine = app.services.engine
+    query_id = await app.services.knowledge.queries.record(
+        "horaires ?", "webchat", "answer", "carte-identite"
+    )
+    session = sid()
+    answers = [query_id, 999_999, 2**31 - 1, None]
+    await TranscriptStore(engine).append(
+        session,
+        "webchat",
+        [
+            StoredMessage("bot", "réponse", {"feedback": {"query_id": q, "slug": "carte-identite"}})
+            for q in answers
+        ],
+    )
+    for q in answers:
+        body = {"query_id": q, "slug": "carte-identite", "useful": False}
+        status, _, data = await post(app, f"/api/chat/{session}/feedback", body)
+        assert (status, data) == (200, {"status": "recorded"}), q
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(
+                    kb_feedback.c.query_id, kb_feedback.c.slug, kb_feedback.c.useful
+                ).order_by(kb_feedback.c.id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(query_id, "carte-identite", False)] + [
+        (None, "carte-identite", False)
+    ] * 3
+    for body in (
+        {"query_id": 0, "slug": "a", "useful": True},
+        {"query_id": -1, "slug": "a", "useful": True},
+        {"query_id": 2**31, "slug": "a", "useful": True},
+        {"query_id": 2**63, "slug": "a", "useful": True},
+        {"query_id": None, "slug": "a" * 121, "useful": True},
+    ):
+        status, _, data = await post(app, f"/api/chat/{session}/feedback", body)
+        assert status == 400 and data["error"]["code"] == "bad_feedback", body
+
+
+# --- hostile input and the event loop ---
+class StuckStream(io.StringIO):
+    """A log destination whose writes wait until released (a stuck stderr pipe)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.lines: list[str] = []
+        self.wrote = threading.Condition()
+
+    def write(self, text: str) -> int:
+        self.entered.set()
+        self.release.wait(timeout=120)
+        with self.wrote:
+            self.lines.append(text)
+            self.wrote.notify_all()
+        return len(text)
+
+    def wait_for(self, needle: str) -> str:
+        with self.wrote:
+            found = self.wrote.wait_for(
+                lambda: any(needle in line for line in self.lines), timeout=60
+            )
+        assert found, f"no log line with {needle!r}"
+        return next(line for line in self.lines if needle in line)
+
+
+@pytest.fixture
+def stuck_logs() -> Iterator[StuckStream]:
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    stream = StuckStream()
+    configure_logging("json", "INFO", stream)
+    try:
+        yield stream
+    finally:
+        stream.release.set()
+        stop_logging_thread()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved:
+            root.addHandler(handler)
+        root.setLevel(level)
+
+
+async def test_a_hostile_body_is_answered_while_the_log_writer_is_stuck(
+    make_app: AppFactory, stuck_logs: StuckStream
+) -> None:
+    """The issue's request: a body as large as accepted whose unknown key is "a.a.a…"
+    (it took 4.5 s and blocked every other request). Masking, formatting and writing
+    the log line happen off the event loop: with the writer stuck, the loop still
+    answers that request and /healthz; the line, once written, is short and masked."""
+    app = await make_app()
+    logging.getLogger("tests.stuck").warning("the log writer is now stuck")
+    assert await asyncio.to_thread(stuck_logs.entered.wait, 60)
+    key = ("a." * 40_000)[: 64 * 1024 - 200] + "jean.dupont@example.fr"
+    status, _, data = await asyncio.wait_for(
+        post(app, f"/api/chat/{sid()}/messages", {key: 1, "text": "x"}), 60
+    )
+    assert status == 400 and data["error"]["code"] == "bad_frame"
+    detail = data["error"]["detail"]
+    assert detail.startswith("unknown field(s) ['a.a.a.") and len(detail) < 200
+    assert "jean.dupont" not in detail
+    assert (await asyncio.wait_for(get(app, "/healthz"), 60))[0] == 200
+    # A turn whose text is the scanner's worst case, at the largest length accepted.
+    session = sid()
+    status, _, _ = await asyncio.wait_for(
+        post(app, f"/api/chat/{session}/messages", {"text": ("0 " * 1000)[:2000]}), 60
+    )
+    assert status == 200
+    stuck_logs.release.set()
+    line = await asyncio.to_thread(stuck_logs.wait_for, "input refused")
+    assert len(line) < 1000 and "a.a.a." in line and "jean.dupont" not in line

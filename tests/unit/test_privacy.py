@@ -43,12 +43,18 @@ ROOT = Path(__file__).resolve().parents[2]
         ("au +33 (0)6 12 34 56 78 ou au (+33) 6 12 34 56 78", "au [téléphone] ou au [téléphone]"),
         ("06.12.34.56.78, 06-12-34-56-78, 0612345678", "[téléphone], [téléphone], [téléphone]"),
         # Other countries: with the international prefix, "+" or "00".
-        ("+44 20 7946 0958, +49 30 1234567, 0032 470 12 34 56", "[téléphone], [téléphone], [téléphone]"),
+        (
+            "+44 20 7946 0958, +49 30 1234567, 0032 470 12 34 56",
+            "[téléphone], [téléphone], [téléphone]",
+        ),
         # What speech recognition writes for a number said aloud.
         ("zéro six douze trente-quatre cinquante-six soixante-dix-huit", "[téléphone]"),
         ("c'est zero six douze trente quatre cinquante six soixante dix huit", "c'est [téléphone]"),
         ("zéro un quatre-vingt-dix-neuf vingt et un soixante et onze quatre-vingts", "[téléphone]"),
-        ("plus trente-trois six douze trente-quatre cinquante-six soixante-dix-huit", "[téléphone]"),
+        (
+            "plus trente-trois six douze trente-quatre cinquante-six soixante-dix-huit",
+            "[téléphone]",
+        ),
         ("NIR 1 85 05 78 006 084 36", "NIR [nir]"),
         ("NIR 1-85-05-78-006-084-36 ou 2.85.05.2A.006.084", "NIR [nir] ou [nir]"),
         ("IBAN FR76 3000 6000 0112 3456 7890 189", "IBAN [iban]"),
@@ -137,14 +143,22 @@ def test_masking_work_grows_linearly_up_to_the_largest_body(name: str) -> None:
 def test_a_log_record_is_masked_and_capped() -> None:
     hostile = "a." * MAX_BODY + " jean.dupont@example.fr"
     record = logging.LogRecord(
-        "bot.test", logging.INFO, __file__, 1, "refused %s from %s", (hostile, "06 12 34 56 78"), None
+        "bot.test",
+        logging.INFO,
+        __file__,
+        1,
+        "refused %s from %s",
+        (hostile, "06 12 34 56 78"),
+        None,
     )
     record.detail = "x" * 50_000 + " 06 12 34 56 78"
     assert RedactionFilter().filter(record)
     message = record.getMessage()
     assert len(message) < MAX_MESSAGE_CHARS + 100 and "characters cut" in message
     assert len(record.detail) < 1100 and "06 12" not in record.detail
-    short = logging.LogRecord("bot.test", logging.INFO, __file__, 1, "tel %s", ("06 12 34 56 78",), None)
+    short = logging.LogRecord(
+        "bot.test", logging.INFO, __file__, 1, "tel %s", ("06 12 34 56 78",), None
+    )
     RedactionFilter().filter(short)
     assert short.getMessage() == "tel [téléphone]"
 
@@ -332,7 +346,7 @@ async def check_purge_and_erasure(
 async def test_purge_and_erasure_cover_every_table_and_rasas_tracker(
     services: tuple[Services, TestClient, RasaDouble], data_dir: Path
 ) -> None:
-    svc, client, _ = services
+    svc, _, _ = services
     tracker = data_dir / "rasa_tracker.db"
     await check_purge_and_erasure(
         svc.engine, data_dir, None, {"dialect": "sqlite", "db": str(tracker)}
@@ -342,7 +356,7 @@ async def test_purge_and_erasure_cover_every_table_and_rasas_tracker(
 async def test_the_cli_exports_then_erases_a_conversation(
     services: tuple[Services, TestClient, RasaDouble], data_dir: Path
 ) -> None:
-    svc, client, _ = services
+    _, client, _ = services
     recent = str(uuid.uuid4())
     await client.post(f"/api/chat/{recent}/messages", json={"text": "bonjour"})
     write_rasa_conversations(
