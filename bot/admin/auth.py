@@ -21,12 +21,14 @@ itself is protected by a double-submit token kept in a short-lived cookie.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, ParamSpec, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
@@ -34,8 +36,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.admin import templates
-from bot.admin.users import Role, StaffSession, UserStore
-from bot.security.limits import client_address, networks
+from bot.admin.users import Role, StaffSession, UserStore, hash_token
+from bot.security.limits import RateLimiter, client_address, networks
+from bot.settings import RateLimit
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +54,12 @@ STAFF_MAX_REQUEST_BYTES = 2 * 1024 * 1024
 STAFF_SESSION = web.RequestKey("guichet_staff_session", StaffSession)
 
 BAD_CREDENTIALS = "Identifiants incorrects."
-TOO_MANY_ATTEMPTS = (
-    "Trop de tentatives de connexion. Patientez quelques minutes avant de réessayer."
-)
+TOO_MANY_ATTEMPTS = "Trop de tentatives de connexion. Patientez {seconds} avant de réessayer."
+SIGN_IN_BUSY = "Le service de connexion est très sollicité. Réessayez dans quelques secondes."
+# argon2 takes 64 MiB and a core for each verification: at most this many at
+# once, and at most MAX_WAITING_HASHES waiting; the others are refused at once.
+MAX_CONCURRENT_HASHES = 2
+MAX_WAITING_HASHES = 8
 CSRF_FAILED = (
     "Le formulaire a expiré ou ne provient pas de cette page. Rechargez la page et réessayez."
 )
@@ -134,46 +140,83 @@ def safe_next(value: str | None, default: str) -> str:
     return value
 
 
+@dataclass
+class _Failures:
+    count: int
+    last_at: float
+
+
+def _growing_delay(count: int, free: int, cap: float) -> float:
+    """The wait after `count` failures: none for the first `free`, then 1 s, 2 s,
+    4 s... up to `cap`."""
+    if count < free:
+        return 0.0
+    return float(min(cap, 2 ** min(count - free, 30)))
+
+
 class LoginThrottle:
-    """Counts failed sign-ins per e-mail and per client address over a sliding window."""
+    """Sign-in attempts, checked before any password is hashed.
+
+    - Per client address, a token bucket of attempts (`per_client`): parallel
+      POSTs from one address cannot all reach argon2.
+    - Failures make the next attempt wait, the wait doubling with each failure,
+      rather than a lock: per e-mail and address (after `free_failures`, up to
+      `max_delay_s`), and per e-mail over all addresses (after
+      `email_free_failures`, up to `email_max_delay_s`), so someone guessing an
+      account's password from elsewhere holds its owner up a minute at most.
+    - An attempt counts as a failure from the moment it is let through until it
+      succeeds, so attempts in flight together are counted too.
+    """
 
     def __init__(
         self,
-        per_email: int = 10,
-        per_client: int = 50,
+        per_client: RateLimit | None = None,
+        free_failures: int = 3,
+        max_delay_s: float = 300,
+        email_free_failures: int = 20,
+        email_max_delay_s: float = 60,
         window_s: float = 15 * 60,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._limits = {"email": per_email, "client": per_client}
+        self.client_attempts = RateLimiter(per_client or RateLimit(10, 10), clock)
+        self._free, self._cap = free_failures, max_delay_s
+        self._email_free, self._email_cap = email_free_failures, email_max_delay_s
         self._window = window_s
         self._clock = clock
-        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._failures: dict[tuple[str, ...], _Failures] = {}
 
-    def _recent(self, key: tuple[str, str]) -> list[float]:
-        cutoff = self._clock() - self._window
-        recent = [t for t in self._failures.get(key, []) if t > cutoff]
-        if recent:
-            self._failures[key] = recent
-        else:
+    def _wait(self, key: tuple[str, ...], free: int, cap: float, now: float) -> float:
+        failures = self._failures.get(key)
+        if failures is None or now - failures.last_at > self._window:
             self._failures.pop(key, None)
-        return recent
+            return 0.0
+        return max(0.0, failures.last_at + _growing_delay(failures.count, free, cap) - now)
 
-    def blocked(self, email: str, client: str) -> bool:
-        return (
-            len(self._recent(("email", email))) >= self._limits["email"]
-            or len(self._recent(("client", client))) >= self._limits["client"]
-        )
-
-    def failed(self, email: str, client: str) -> None:
+    def check(self, email: str, client: str) -> float:
+        """0 when the attempt may go on (it is then counted), else seconds to wait."""
         now = self._clock()
-        for key in (("email", email), ("client", client)):
-            self._failures.setdefault(key, []).append(now)
+        if not self.client_attempts.allow(client):
+            return float(self.client_attempts.retry_after(client))
+        wait = max(
+            self._wait(("pair", email, client), self._free, self._cap, now),
+            self._wait(("email", email), self._email_free, self._email_cap, now),
+        )
+        if wait > 0:
+            return wait
+        for key in (("pair", email, client), ("email", email)):
+            failures = self._failures.setdefault(key, _Failures(0, now))
+            failures.count += 1
+            failures.last_at = now
         if len(self._failures) > 10_000:  # bound memory under a spray of addresses
-            for key in list(self._failures):
-                self._recent(key)
+            for key in [k for k, f in self._failures.items() if now - f.last_at > self._window]:
+                del self._failures[key]
+        return 0.0
 
-    def succeeded(self, email: str) -> None:
-        self._failures.pop(("email", email), None)
+    def succeeded(self, email: str, client: str) -> None:
+        self._failures.pop(("pair", email, client), None)
+        email_failures = self._failures.get(("email", email))
+        if email_failures is not None:
+            email_failures.count = max(0, email_failures.count - 1)
 
 
 class ErrorRenderer(Protocol):
@@ -213,6 +256,11 @@ class StaffAuth:
         self.api_prefixes = tuple(api_prefixes)
         self.render_error = render_error
         self.throttle = throttle or LoginThrottle()
+        self._hashing = asyncio.Semaphore(MAX_CONCURRENT_HASHES)
+        self._waiting_hashes = 0
+        # Told the token hash of every session signed out here (open agent
+        # consoles close at once; sessions ended elsewhere are found by re-checks).
+        self.on_session_closed: list[Callable[[str], Awaitable[None]]] = []
         # Behind a proxy, failures are counted per citizen address, not per proxy.
         self.trusted_proxies = networks(trusted_proxies)
 
@@ -350,19 +398,38 @@ class StaffAuth:
         next_url = safe_next(_form_str(form, "next"), self.home_path)
         client = client_address(request, self.trusted_proxies).ip
         key = email.lower()
-        if self.throttle.blocked(key, client):
-            log.warning("sign-in throttled for a client after repeated failures")
+        if self._waiting_hashes >= MAX_WAITING_HASHES:
+            log.warning("sign-in refused: %d password checks already waiting", MAX_WAITING_HASHES)
             return self._login_response(
-                request, next_url=next_url, email=email, error=TOO_MANY_ATTEMPTS, status=429
+                request, next_url=next_url, email=email, error=SIGN_IN_BUSY, status=503
             )
-        user = await self.users.authenticate(email, password)
+        wait = self.throttle.check(key, client)
+        if wait > 0:
+            log.warning("sign-in throttled for a client after repeated attempts")
+            seconds = max(1, int(wait + 0.999))
+            response = self._login_response(
+                request,
+                next_url=next_url,
+                email=email,
+                error=TOO_MANY_ATTEMPTS.format(
+                    seconds="1 seconde" if seconds == 1 else f"{seconds} secondes"
+                ),
+                status=429,
+            )
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        self._waiting_hashes += 1
+        try:
+            async with self._hashing:
+                user = await self.users.authenticate(email, password)
+        finally:
+            self._waiting_hashes -= 1
         if user is None:
-            self.throttle.failed(key, client)
             log.info("failed staff sign-in")
             return self._login_response(
                 request, next_url=next_url, email=email, error=BAD_CREDENTIALS, status=401
             )
-        self.throttle.succeeded(key)
+        self.throttle.succeeded(key, client)
         previous = request.cookies.get(SESSION_COOKIE)
         if previous:
             await self.users.close_session(previous)
@@ -377,6 +444,8 @@ class StaffAuth:
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             await self.users.close_session(token)
+            for listener in self.on_session_closed:
+                await listener(hash_token(token))
         response = web.Response(status=303, headers={"Location": f"{self.login_path}?msg=logout"})
         response.del_cookie(SESSION_COOKIE, path="/")
         return response

@@ -18,6 +18,9 @@ Frames (JSON):
                    {"type":"error", "message": "<French>"}
 Only staff with the agent or admin role get in (the shared StaffAuth); the
 WebSocket also checks Origin, so another site cannot open it with the cookie.
+The session is checked again before every frame and every SESSION_RECHECK_S:
+a console whose session ended (signed out, expired, account deactivated or its
+role changed, here or from another process) is closed with code 4401.
 The page's script and stylesheet are served from /agent/static/ (those two
 files only), to the same roles.
 """
@@ -32,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from bot.admin.auth import StaffAuth, current_session, require_role
-from bot.admin.users import Role
+from bot.admin.auth import SESSION_COOKIE, StaffAuth, current_session, require_role
+from bot.admin.users import Role, StaffSession
 from bot.conversation.events import AGENTS_TOPIC
 from bot.domain.reports import CATEGORIES
 from bot.storage.reports import REPORT_STATUSES, StoredReport
@@ -56,6 +59,10 @@ CSP = (
     "object-src 'none'"
 )
 SERVICES = web.AppKey("guichet_agent_services", object)
+AGENT_ROLES = frozenset({Role.AGENT, Role.ADMIN})
+# How often an idle console's session is checked again (frames are checked each).
+SESSION_RECHECK_S = 5.0
+SESSION_ENDED = 4401  # WebSocket close code (4000-4999: the application's own)
 
 
 def _services(request: web.Request) -> Services:
@@ -97,8 +104,35 @@ async def conversation_context(services: Services, conversation_id: str) -> dict
 
 
 class AgentConsole:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, auth: StaffAuth, recheck_s: float | None = None) -> None:
         self._services = services
+        self._auth = auth
+        self._recheck_s = recheck_s or SESSION_RECHECK_S
+        self._sockets: dict[str, set[web.WebSocketResponse]] = {}  # session token hash -> open
+        auth.on_session_closed.append(self._session_closed)
+
+    async def _session_closed(self, token_hash: str) -> None:
+        for ws in list(self._sockets.get(token_hash, ())):
+            await ws.close(code=SESSION_ENDED, message=b"signed out")
+
+    async def _still_signed_in(self, token: str) -> StaffSession | None:
+        session = await self._auth.users.session(token)
+        if session is None or not session.user.has_role(AGENT_ROLES):
+            return None
+        return session
+
+    async def _watch_session(self, ws: web.WebSocketResponse, token: str) -> None:
+        """Close the console when its session ends, even if no frame comes."""
+        while not ws.closed:
+            await asyncio.sleep(self._recheck_s)
+            try:
+                alive = await self._still_signed_in(token)
+            except Exception:  # the database is away: check again next time
+                log.warning("agent console session re-check failed", exc_info=True)
+                continue
+            if alive is None:
+                log.info("agent console closed: its staff session ended")
+                await ws.close(code=SESSION_ENDED, message=b"session ended")
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         response = web.FileResponse(PAGE)
@@ -121,11 +155,15 @@ class AgentConsole:
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         if not _same_origin(request):
             return web.json_response({"error": "cross-origin WebSocket refused"}, status=403)
-        agent = current_session(request).user.email
+        session = current_session(request)
+        agent = session.user.email
+        token = request.cookies.get(SESSION_COOKIE, "")
         handoff = self._services.handoff
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024)
         await ws.prepare(request)
         handoff.agent_connected(agent)
+        self._sockets.setdefault(session.token_hash, set()).add(ws)
+        watcher = asyncio.create_task(self._watch_session(ws, token))
         try:
             async with self._services.bus.subscribe(AGENTS_TOPIC) as pushes:
                 await ws.send_json(
@@ -140,6 +178,10 @@ class AgentConsole:
                     async for msg in ws:
                         if msg.type != WSMsgType.TEXT:
                             continue
+                        if await self._still_signed_in(token) is None:
+                            # Signed out, deactivated, expired: nothing more is done.
+                            await ws.close(code=SESSION_ENDED, message=b"session ended")
+                            break
                         try:
                             frame = json.loads(msg.data)
                         except ValueError:
@@ -167,6 +209,12 @@ class AgentConsole:
                     forwarder.cancel()
                     await asyncio.gather(forwarder, return_exceptions=True)
         finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+            sockets = self._sockets.get(session.token_hash, set())
+            sockets.discard(ws)
+            if not sockets:
+                self._sockets.pop(session.token_hash, None)
             handoff.agent_disconnected(agent)
         return ws
 
@@ -319,7 +367,7 @@ def report_json(report: StoredReport) -> dict[str, Any]:
 
 
 def register_agent_console(app: web.Application, services: Services, auth: StaffAuth) -> None:
-    console = AgentConsole(services)
+    console = AgentConsole(services, auth)
     area = web.Application(middlewares=[auth.middleware])
     area[SERVICES] = services
     agents_only = require_role(Role.AGENT, Role.ADMIN)

@@ -19,17 +19,45 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundExceptio
 log = logging.getLogger(__name__)
 
 # Rasa posts the whole tracker on every call; long conversations exceed
-# aiohttp's default 1 MiB body limit.
+# aiohttp's default 1 MiB body limit. The limit holds for the body once inflated
+# too: aiohttp inflates a deflated body within client_max_size, and a body
+# deflated twice is inflated here at most to the same size (a small "zip bomb"
+# must not become gigabytes in memory).
 MAX_ACTION_REQUEST_BYTES = 32 * 1024 * 1024
+
+
+class BodyTooLarge(ValueError):
+    pass
+
+
+def inflate(raw: bytes, limit: int = MAX_ACTION_REQUEST_BYTES) -> bytes:
+    """`raw` inflated (zlib or raw deflate), refusing to produce more than `limit` bytes."""
+    for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out = inflater.decompress(raw, limit + 1)
+        except zlib.error:
+            continue
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise BodyTooLarge(f"inflated body larger than {limit} bytes")
+        return out
+    raise zlib.error("body is neither JSON nor deflate data")
 
 
 def create_action_app(executor: ActionExecutor) -> web.Application:
     async def webhook(request: web.Request) -> web.Response:
-        raw = await request.read()
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            log.error("action request over %d bytes refused", MAX_ACTION_REQUEST_BYTES)
+            return web.json_response({"error": "request body too large"}, status=413)
         try:
             if request.headers.get("Content-Encoding") == "deflate" and raw[:1] != b"{":
-                raw = zlib.decompress(raw)
+                raw = inflate(raw)
             action_call: Any = json.loads(raw)
+        except BodyTooLarge:
+            log.error("action request inflating past %d bytes refused", MAX_ACTION_REQUEST_BYTES)
+            return web.json_response({"error": "request body too large"}, status=413)
         except (ValueError, zlib.error):
             return web.json_response({"error": "Invalid body request"}, status=400)
         if not isinstance(action_call, dict):

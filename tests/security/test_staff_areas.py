@@ -13,14 +13,17 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 from bot.admin.auth import _ACCESS
 from bot.admin.users import Role, UserError, UserStore, check_password_policy
+from bot.channels.agent_console import SESSION_ENDED
 from tests.security.conftest import App, AppFactory, StaffBrowser
 
 PASSWORD = "une phrase de passe assez longue"
@@ -156,6 +159,58 @@ async def test_a_deactivated_account_loses_every_route_at_once(staff_app: App) -
                 assert status == 303 and location.startswith("/admin/login"), route
     finally:
         await admin.close()
+
+
+# --- agent console: the session is checked for the socket's whole life ---
+async def open_console(app: App, who: StaffBrowser) -> aiohttp.ClientWebSocketResponse:
+    ws = await who.http.ws_connect("/agent/ws", origin=app.base)
+    kinds = [(await ws.receive_json(timeout=10))["type"] for _ in range(3)]
+    assert kinds == ["hello", "queue", "tickets"]
+    return ws
+
+
+async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> int | None:
+    """Read until the server closes the socket; its close code."""
+    while True:
+        msg = await ws.receive(timeout=60)
+        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            return ws.close_code
+
+
+async def test_signing_out_closes_the_open_console_at_once(staff_app: App) -> None:
+    agent = StaffBrowser(staff_app.base)
+    try:
+        assert await agent.login(ACCOUNTS[Role.AGENT], PASSWORD) == 303
+        ws = await open_console(staff_app, agent)
+        async with agent.http.post(
+            "/admin/logout", data={"csrf_token": agent.csrf}, allow_redirects=False
+        ) as resp:
+            assert resp.status == 303
+        assert await closed_with(ws) == SESSION_ENDED
+    finally:
+        await agent.close()
+
+
+async def test_a_deactivated_agents_console_closes_and_acts_no_more(staff_app: App) -> None:
+    services = staff_app.services
+    handoff = await services.handoff._store.create(str(uuid.uuid4()), "webchat", "asked")
+    users = UserStore(services.engine)
+    for role in (Role.AGENT, Role.ADMIN):
+        who = StaffBrowser(staff_app.base)
+        try:
+            assert await who.login(ACCOUNTS[role], PASSWORD) == 303
+            ws = await open_console(staff_app, who)
+            # Deactivated from elsewhere (the CLI, another instance): no sign-out event here.
+            await users.set_active(ACCOUNTS[role], False)
+            if role is Role.AGENT:
+                # The next frame is checked first: the claim is not made.
+                await ws.send_json({"type": "claim", "handoff_id": handoff.id})
+            # An idle console is closed by the periodic re-check.
+            assert await closed_with(ws) == SESSION_ENDED
+        finally:
+            await who.close()
+    stored = await services.handoff.get(handoff.id)
+    assert stored is not None and stored.status == "waiting" and stored.claimed_by is None
 
 
 # --- password policy ---
