@@ -203,13 +203,14 @@ class LoginThrottle:
         )
         if wait > 0:
             return wait
-        for key in (("pair", email, client), ("email", email)):
+        keys: tuple[tuple[str, ...], ...] = (("pair", email, client), ("email", email))
+        for key in keys:
             failures = self._failures.setdefault(key, _Failures(0, now))
             failures.count += 1
             failures.last_at = now
         if len(self._failures) > 10_000:  # bound memory under a spray of addresses
-            for key in [k for k, f in self._failures.items() if now - f.last_at > self._window]:
-                del self._failures[key]
+            for old in [k for k, f in self._failures.items() if now - f.last_at > self._window]:
+                del self._failures[old]
         return 0.0
 
     def succeeded(self, email: str, client: str) -> None:

@@ -184,7 +184,7 @@ class LoopSafeQueueHandler(logging.handlers.QueueHandler):
             self.dropped += 1
 
 
-class _Writer(logging.StreamHandler):  # type: ignore[type-arg]
+class _Writer(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
     """The stream handler of the logging thread; reports records dropped meanwhile."""
 
     def __init__(self, stream: TextIO, source: LoopSafeQueueHandler) -> None:
