@@ -226,9 +226,15 @@ def _numbers(text: str) -> Iterator[Span]:
         yield from _numbers_in_run(text, groups)
 
 
+# Fewest digits any number we mask has ("+" and 8 digits).
+MIN_DIGITS = 8
+
+
 def _numbers_in_run(text: str, groups: list[_Group]) -> Iterator[Span]:
     n = len(groups)
     compact = "".join(g.digits for g in groups)
+    if len(compact) < MIN_DIGITS:
+        return
     prefix = [0] * (n + 1)  # digits before group k
     for k, g in enumerate(groups):
         prefix[k + 1] = prefix[k] + len(g.digits)
@@ -237,7 +243,7 @@ def _numbers_in_run(text: str, groups: list[_Group]) -> Iterator[Span]:
     for k in range(n - 1, -1, -1):
         fours[k] = fours[k + 1] + 1 if len(groups[k].digits) == 4 else 0
     i = 0
-    while i < n:
+    while i < n and prefix[n] - prefix[i] >= MIN_DIGITS:
         found = _number_at(groups, compact, prefix, ends, fours, i)
         if found is None:
             i += 1

@@ -206,6 +206,11 @@ async def test_no_agent_online_leads_to_a_callback_request_with_consent(stack: S
     done = await c.say("une question sur mon permis de construire")
     refs = [m["ticket_reference"] for m in done if "ticket_reference" in m]
     assert refs, texts(done)
+    # The contact belongs to the ticket alone: neither echoed nor kept in the transcript.
+    assert "06" not in texts(done) and "recontactera" in texts(done)
+    stored = " ".join(m["text"] for m in await c.history())
+    assert "06.12.34.56.78" not in stored and "06 12 34 56 78" not in stored
+    assert "[téléphone]" in stored
     row = stored_ticket(stack, refs[0])
     assert row is not None
     assert (row["name"], row["contact"], row["status"]) == (
