@@ -3,40 +3,28 @@ SQLite forgives (an id past 32 bits, a slug past its column's 120 characters)
 must still be a clear 400, and Rasa's tracker store there is purged and erased
 like the SQLite one."""
 
+# The imported fixtures are named again as test parameters, as pytest wants.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
-import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from bot.scaled import DB_USER, HOST, Service, free_port, postgres_service, scratch_dirs
+from bot.scaled import DB_USER, HOST, Service
 from bot.storage.database import create_engine, create_schema
 from bot.storage.transcripts import StoredMessage, TranscriptStore
-from tests.scaled.conftest import require_scaled_binaries
+
+# The PostgreSQL server and per-test database of the migration tests.
+from tests.scaled.test_migrations import pg_database, postgres  # noqa: F401
 from tests.security.conftest import AppFactory
 from tests.security.test_public_api import post
 from tests.unit.test_privacy import check_purge_and_erasure
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    require_scaled_binaries()
-    data_dir = tmp_path_factory.mktemp("pg-security")
-    service = postgres_service(data_dir, free_port(), data_dir / "logs")
-    try:
-        service.start()
-        service.wait_ready(120)
-        yield service
-    finally:
-        service.stop()
-        for leftover in scratch_dirs(data_dir):
-            shutil.rmtree(leftover, ignore_errors=True)
 
 
 async def new_database(postgres: Service) -> str:
@@ -51,16 +39,10 @@ async def new_database(postgres: Service) -> str:
     return name
 
 
-@pytest.fixture
-async def pg_url(postgres: Service) -> AsyncIterator[str]:
-    name = await new_database(postgres)
-    yield f"postgresql+asyncpg://{DB_USER}@{HOST}:{postgres.ports['postgres']}/{name}"
-
-
 async def test_feedback_out_of_range_is_a_400_on_postgresql(
-    make_app: AppFactory, pg_url: str
+    make_app: AppFactory, pg_database: str
 ) -> None:
-    app = await make_app(GUICHET__DATABASE__URL=pg_url)
+    app = await make_app(GUICHET__DATABASE__URL=pg_database)
     session = str(uuid.uuid4())
     query_id = await app.services.knowledge.queries.record("q", "webchat", "answer", "a")
     await TranscriptStore(app.services.engine).append(
@@ -81,11 +63,11 @@ async def test_feedback_out_of_range_is_a_400_on_postgresql(
 
 
 async def test_purge_and_erasure_of_a_postgresql_tracker_store(
-    postgres: Service, pg_url: str, tmp_path: Path
+    postgres: Service, pg_database: str, tmp_path: Path
 ) -> None:
     port = postgres.ports["postgres"]
     rasa_db = await new_database(postgres)
-    engine = create_engine(pg_url)
+    engine = create_engine(pg_database)
     try:
         await create_schema(engine)
         await check_purge_and_erasure(

@@ -8,6 +8,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,17 +31,27 @@ async def rasa() -> AsyncIterator[tuple[RasaDouble, str]]:
     await server.close()
 
 
+@asynccontextmanager
+async def app_client(
+    rasa_url: str, data_dir: Path, **env: str
+) -> AsyncIterator[TestClient[aiohttp.web.Request, aiohttp.web.Application]]:
+    settings = make_settings(data_dir, rasa_url, GUICHET__RASA__TIMEOUT_S="1", **env)
+    services = await Services.start(settings)
+    client = TestClient(TestServer(create_public_app(services), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+        await services.close()
+
+
 @pytest.fixture
 async def client(
     rasa: tuple[RasaDouble, str], data_dir: Path
 ) -> AsyncIterator[TestClient[aiohttp.web.Request, aiohttp.web.Application]]:
-    settings = make_settings(data_dir, rasa[1], GUICHET__RASA__TIMEOUT_S="1")
-    services = await Services.start(settings)
-    client = TestClient(TestServer(create_public_app(services), host="127.0.0.1"))
-    await client.start_server()
-    yield client
-    await client.close()
-    await services.close()
+    async with app_client(rasa[1], data_dir) as client:
+        yield client
 
 
 def sid() -> str:
@@ -213,18 +224,9 @@ async def embedded(
     """The app as a town deploys it: the widget embedded on the town's site."""
     data_dir = tmp_path / "embedded"
     data_dir.mkdir()
-    settings = make_settings(
-        data_dir,
-        rasa[1],
-        GUICHET__RASA__TIMEOUT_S="1",
-        GUICHET__SECURITY__ALLOWED_ORIGINS=f'["{TOWN_SITE}"]',
-    )
-    services = await Services.start(settings)
-    client = TestClient(TestServer(create_public_app(services), host="127.0.0.1"))
-    await client.start_server()
-    yield client
-    await client.close()
-    await services.close()
+    allowed = f'["{TOWN_SITE}"]'
+    async with app_client(rasa[1], data_dir, GUICHET__SECURITY__ALLOWED_ORIGINS=allowed) as client:
+        yield client
 
 
 async def test_chat_api_answers_the_town_site_and_refuses_other_sites(
