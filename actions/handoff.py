@@ -186,8 +186,7 @@ class ActionSubmitCallback(Action):
                 "text": (
                     "Votre demande de rappel est enregistrée sous la référence "
                     f"{ticket.reference}. Un agent vous recontactera aux coordonnées "
-                    "que vous avez indiquées."
-                    + acknowledgement_note(ticket.acknowledgement)
+                    "que vous avez indiquées." + acknowledgement_note(ticket.acknowledgement)
                 ),
                 "ticket_reference": ticket.reference,
             }

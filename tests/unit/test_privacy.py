@@ -323,7 +323,8 @@ async def check_purge_and_erasure(
     counts = await purge(engine, data_dir, 90, tracker_url)
     assert counts == {
         "messages": 2, "conversations": 1, "handoffs": 1, "tickets": 1, "kb_feedback": 1,
-        "kb_queries": 1, "calls": 1, "report_contacts": 1, "rasa_events": 2,
+        "kb_queries": 1, "calls": 1, "report_contacts": 1, "notifications": 0,
+        "rasa_events": 2,
     }  # fmt: skip
     left = await counts_by_table(engine)
     # The old report is kept for the services' follow-up, without the contact.
@@ -331,7 +332,7 @@ async def check_purge_and_erasure(
     erased = await delete_conversation(engine, data_dir, recent, tracker_url)
     assert erased == {
         "messages": 2, "handoffs": 1, "tickets": 1, "reports": 1, "calls": 1,
-        "conversations": 1, "rasa_events": 2,
+        "conversations": 1, "notifications": 0, "rasa_events": 2,
     }  # fmt: skip
     left = await counts_by_table(engine)
     assert left["reports"] == 1 and left["report_contacts"] == 0
@@ -341,7 +342,7 @@ async def check_purge_and_erasure(
     # Nothing of either conversation is left in Rasa's store.
     assert await delete_conversation(engine, data_dir, old, tracker_url) == {
         "messages": 0, "handoffs": 0, "tickets": 0, "reports": 1, "calls": 0,
-        "conversations": 0, "rasa_events": 0,
+        "conversations": 0, "notifications": 0, "rasa_events": 0,
     }  # fmt: skip
 
 
