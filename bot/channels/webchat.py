@@ -121,7 +121,7 @@ async def _json_body(request: web.Request) -> Any:
 
 
 def _refused(exc: InvalidMessage) -> web.Response:
-    status = 413 if exc.code == "too_large" else 400
+    status = 413 if exc.code == "too_large" else exc.status
     return web.json_response(_error_body(exc.code, exc.french, str(exc)), status=status)
 
 

@@ -40,14 +40,19 @@ PAYLOAD = re.compile(r"^/[a-z_]{1,64}(\{.{0,500}\})?$", re.DOTALL)
 
 
 class InvalidMessage(ValueError):
-    """The user's input cannot be processed; `french` is what the user reads."""
+    """The user's input cannot be processed; `french` is what the user reads.
 
-    def __init__(self, code: str, french: str, detail: str) -> None:
+    `status`: the HTTP status a web channel answers with (400 for a malformed input;
+    404 when a well-formed request names nothing this session has; 409 for a repeat).
+    """
+
+    def __init__(self, code: str, french: str, detail: str, status: int = 400) -> None:
         if len(detail) > MAX_DETAIL_CHARS:
             detail = detail[: MAX_DETAIL_CHARS - 1] + "…"
         super().__init__(detail)
         self.code = code
         self.french = french
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -272,14 +277,19 @@ class ConversationService:
                 and m.data["feedback"].get("query_id") == query_id
             ]
             if not answers:
+                # Well-formed but naming nothing this session was given: not found.
                 raise InvalidMessage(
-                    "bad_feedback",
+                    "unknown_answer",
                     FEEDBACK_REFUSED_FR,
                     "feedback refers to no answer this session received",
+                    status=404,
                 )
             if any(m.data.get("voted") for m in answers):
                 raise InvalidMessage(
-                    "bad_feedback", FEEDBACK_REFUSED_FR, "this answer already has a vote"
+                    "already_voted",
+                    FEEDBACK_REFUSED_FR,
+                    "this answer already has a vote",
+                    status=409,
                 )
             if self._feedback is not None:
                 # query_id may be null (an answer logged without one): never a KeyError.

@@ -303,27 +303,28 @@ async def test_feedback_is_validated_and_tied_to_an_answer_the_session_got(
     vote = {"query_id": query_id, "slug": "cantine-scolaire", "useful": True}
     # Before the answer was given, nobody may vote on it.
     resp = await client.post(f"/api/chat/{session}/feedback", json=vote)
-    assert resp.status == 400
+    assert resp.status == 404
     assert "no answer this session received" in (await resp.json())["error"]["detail"]
     rasa[0].feedback = {"query_id": query_id, "slug": "cantine-scolaire"}
     await client.post(f"/api/chat/{session}/messages", json={"text": "la cantine"})
     rasa[0].feedback = None
     ok = await client.post(f"/api/chat/{session}/feedback", json=vote)
     assert ok.status == 200 and (await ok.json()) == {"status": "recorded"}
+    unknown, malformed = (404, "unknown_answer"), (400, "bad_feedback")
     refused = [
-        (session, vote, "already has a vote"),  # one vote per answer
-        (other, vote, "no answer this session received"),  # another conversation's answer
-        (session, {**vote, "slug": "piscine"}, "no answer this session received"),
-        (session, {**vote, "query_id": query_id + 1}, "no answer this session received"),
-        (session, {"slug": "cantine-scolaire", "useful": "oui"}, "feedback needs"),
-        (session, {"slug": "<script>", "useful": True}, "feedback needs"),
-        (session, {"query_id": True, "slug": "a", "useful": False}, "feedback needs"),
-        (session, [1], "feedback needs"),
+        (session, vote, "already has a vote", (409, "already_voted")),  # one vote per answer
+        (other, vote, "no answer this session received", unknown),  # another conversation's
+        (session, {**vote, "slug": "piscine"}, "no answer this session received", unknown),
+        (session, {**vote, "query_id": query_id + 1}, "no answer this session received", unknown),
+        (session, {"slug": "cantine-scolaire", "useful": "oui"}, "feedback needs", malformed),
+        (session, {"slug": "<script>", "useful": True}, "feedback needs", malformed),
+        (session, {"query_id": True, "slug": "a", "useful": False}, "feedback needs", malformed),
+        (session, [1], "feedback needs", malformed),
     ]
-    for who, bad, detail in refused:
+    for who, bad, detail, (status, code) in refused:
         resp = await client.post(f"/api/chat/{who}/feedback", json=bad)
         error = (await resp.json())["error"]
-        assert resp.status == 400 and error["code"] == "bad_feedback", bad
+        assert (resp.status, error["code"]) == (status, code), bad
         assert detail in error["detail"], bad
     with sqlite3.connect(data_dir / "guichet.db") as db:
         rows = db.execute("SELECT query_id, slug, useful FROM kb_feedback").fetchall()
