@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -54,8 +54,12 @@ MAX_PUBLIC_REQUEST_BYTES = 64 * 1024
 PURGE_INTERVAL_S = 6 * 3600
 
 
-async def purge_periodically(engine: AsyncEngine, settings: Settings) -> None:
-    """RGPD retention: delete what is older than privacy.retention_days, every 6 h."""
+async def purge_periodically(
+    engine: AsyncEngine, settings: Settings, done: asyncio.Event | None = None
+) -> None:
+    """RGPD retention: delete what is older than privacy.retention_days, at start then
+    every 6 h. `done` is set after each round (tests wait for the start-up round, which
+    would otherwise race with the rows they seed)."""
     while True:
         try:
             counts = await purge(
@@ -65,6 +69,8 @@ async def purge_periodically(engine: AsyncEngine, settings: Settings) -> None:
                 log.info("retention purge: %s", counts)
         except Exception:
             log.exception("retention purge failed; retrying later")
+        if done is not None:
+            done.set()
         await asyncio.sleep(PURGE_INTERVAL_S)
 
 
@@ -111,6 +117,8 @@ class Services:
     notifier: Notifier | None = None
     outbox: OutboxStore | None = None
     sender: NotificationSender | None = None
+    # Set once the retention purge has run (at start-up, then every 6 h).
+    purged: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -141,7 +149,13 @@ class Services:
         )
         await handoff.requeue_orphans()
         conversation = ConversationService(
-            rasa, transcripts, settings.town, settings.chat, knowledge.queries, handoff, locks
+            rasa,
+            transcripts,
+            settings.town,
+            settings.chat,
+            knowledge.queries,
+            handoff,
+            locks,
         )
         executor = ActionExecutor()
         deps = ActionDependencies(
@@ -150,9 +164,10 @@ class Services:
         for action in build_actions(deps):
             executor.register_action(action)
         # Articles imported or edited by another process reach this index too.
+        purged = asyncio.Event()
         background = [
             asyncio.create_task(knowledge.follow()),
-            asyncio.create_task(purge_periodically(engine, settings)),
+            asyncio.create_task(purge_periodically(engine, settings, purged)),
         ]
         if settings.shared.redis_url:
             background.append(asyncio.create_task(handoff.watch_orphans()))
@@ -174,6 +189,7 @@ class Services:
             notifier=notifier,
             outbox=outbox,
             sender=sender,
+            purged=purged,
         )
         services.phone = PhoneChannel(services)
         if not await services.phone.start():
