@@ -396,8 +396,18 @@ def main() -> int:
     if not questions:
         print(f"no question in {args.set} for split {args.split}", file=sys.stderr)
         return 2
-    if args.data_cache is not None:
+    if args.data_cache is not None and not args.url:
+        # Articles are imported only into an empty base: a cache holds one --kb for good.
+        marker = args.data_cache / "chat_eval_kb"
+        kb = str(args.kb.resolve())
+        if marker.exists() and marker.read_text().strip() != kb:
+            print(
+                f"{args.data_cache} holds {marker.read_text().strip()}, not {kb}",
+                file=sys.stderr,
+            )
+            return 2
         args.data_cache.mkdir(parents=True, exist_ok=True)
+        marker.write_text(kb + "\n")
     loadavg_before = [round(x, 2) for x in os.getloadavg()]
     overrides = {} if args.url else dict(OWN_STACK_ENV)
     with own_stack_or_url(
@@ -431,7 +441,8 @@ def main() -> int:
             ),
             encoding="utf-8",
         )
-    return 0
+    # Replies that never came are a fault of the run, not a class of the product.
+    return 1 if summary["classes"]["all"].get("error") else 0
 
 
 if __name__ == "__main__":
