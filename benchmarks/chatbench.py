@@ -15,11 +15,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.launcher import ROOT, Stack, ensure_model, seed_knowledge_base
+from bot.launcher import DEMO_BASE, ROOT, Stack, ensure_model, seed_knowledge_base
 from bot.settings import load_settings
 
 # Ports of the benchmark's own stack, away from `make run`'s defaults.
 APP_PORT, ACTIONS_PORT, RASA_PORT = 18080, 15056, 15005
+# For a loopback run of an own stack: every session comes from 127.0.0.1, so only the
+# public chat's per-IP bucket is lifted; the per-session bucket keeps its default from
+# bot/settings.yml (one session never sends more than a person would).
+NO_PER_IP_LIMIT_ENV = {
+    "GUICHET__SECURITY__RATE_LIMITS": "{per_ip: {burst: 0, per_minute: 0}}",
+}
 
 
 def start_own_stack(
@@ -27,10 +33,16 @@ def start_own_stack(
     extra_env: dict[str, str] | None = None,
     ports: tuple[int, int, int] = (APP_PORT, ACTIONS_PORT, RASA_PORT),
     timeout_s: float = 240,
+    data_dir: Path | None = None,
+    kb: Path = DEMO_BASE,
 ) -> Stack:
-    """Rasa + app on a scratch data directory holding the demo articles."""
+    """Rasa + app on a scratch data directory holding the demo articles.
+
+    With `data_dir`, that directory instead (kept afterwards, so a large base is
+    imported once); with `kb`, the articles of that directory instead of the demo
+    ones. Either way the articles are imported only into an empty base."""
     model = ensure_model(load_settings().data_dir)
-    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    scratch = data_dir if data_dir is not None else Path(tempfile.mkdtemp(prefix=prefix))
     app_port, actions_port, rasa_port = ports
     settings = load_settings(
         env={
@@ -40,7 +52,7 @@ def start_own_stack(
             "GUICHET__RASA__URL": f"http://127.0.0.1:{rasa_port}",
         }
     )
-    seed_knowledge_base(scratch)  # the demo articles, as `make run` does
+    seed_knowledge_base(scratch, kb)  # the project's importer, as `make run` does
     stack = Stack(settings, model, ROOT, extra_env=dict(extra_env or {}))
     try:
         stack.start(timeout_s=timeout_s)
@@ -62,9 +74,12 @@ def own_stack_or_url(
     prefix: str = "guichet-bench-",
     extra_env: dict[str, str] | None = None,
     free_ports: bool = False,
+    data_dir: Path | None = None,
+    kb: Path = DEMO_BASE,
 ) -> Iterator[tuple[str, Stack | None]]:
     """The URL to benchmark: the one given, or that of a stack started (and stopped) here
-    (on free ports with `free_ports`, so it can run beside another stack)."""
+    (on free ports with `free_ports`, so it can run beside another stack; `data_dir` and
+    `kb` as for start_own_stack)."""
     if url is not None:
         yield url.rstrip("/"), None
         return
@@ -73,7 +88,7 @@ def own_stack_or_url(
         if free_ports
         else (APP_PORT, ACTIONS_PORT, RASA_PORT)
     )
-    stack = start_own_stack(prefix, extra_env, ports)
+    stack = start_own_stack(prefix, extra_env, ports, data_dir=data_dir, kb=kb)
     try:
         yield stack.app_url, stack
     finally:

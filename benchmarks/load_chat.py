@@ -52,7 +52,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chatbench import own_stack_or_url, percentile, stack_rss, ws_url
+from chatbench import NO_PER_IP_LIMIT_ENV, own_stack_or_url, percentile, stack_rss, ws_url
 
 ROOT = Path(__file__).resolve().parent.parent
 KB_DEV = ROOT / "tests" / "data" / "kb_dev.jsonl"
@@ -68,11 +68,6 @@ FIXED_QUESTIONS = [
 FOLLOW_UP = "vous êtes un robot ?"
 CANDIDATE_KB_QUESTIONS = 60
 CALIBRATION_ROUNDS = 3
-# Only the public chat's per-IP bucket is lifted for a loopback run (all sessions
-# share 127.0.0.1); the per-session bucket keeps its default from bot/settings.yml.
-OWN_STACK_ENV = {
-    "GUICHET__SECURITY__RATE_LIMITS": "{per_ip: {burst: 0, per_minute: 0}}",
-}
 
 
 def signature(messages: list[dict[str, Any]]) -> str:
@@ -623,7 +618,7 @@ def main() -> int:
     think = (0.0, 0.0) if args.closed_loop else (float(lo), float(hi or lo))
     load = Load(args.sessions, args.duration, think, args.reply_timeout)
 
-    overrides = {} if args.url else dict(OWN_STACK_ENV)
+    overrides = {} if args.url else dict(NO_PER_IP_LIMIT_ENV)
     loadavg_before = [round(x, 2) for x in os.getloadavg()]
     # Free ports, so this runs beside `make run` or another benchmark's stack.
     with own_stack_or_url(args.url, "guichet-load-", overrides, free_ports=True) as (url, stack):

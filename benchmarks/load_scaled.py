@@ -43,9 +43,8 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chatbench import percentile
+from chatbench import NO_PER_IP_LIMIT_ENV, percentile
 from load_chat import (
-    OWN_STACK_ENV,
     Figures,
     Load,
     calibrate,
@@ -258,7 +257,7 @@ def main() -> int:
     think = (0.0, 0.0) if args.closed_loop else (float(lo), float(hi or lo))
     load = Load(args.sessions, args.duration, think, args.reply_timeout, reconnect=True)
 
-    overrides = dict(OWN_STACK_ENV)
+    overrides = dict(NO_PER_IP_LIMIT_ENV)
     model = ensure_model(load_settings().data_dir)
     data_dir = Path(tempfile.mkdtemp(prefix="guichet-load-scaled-"))
     stack = ScaledStack(data_dir, model, Ports.free(), extra_env=overrides)
