@@ -204,10 +204,14 @@ class ActionAskCallbackConsent(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         dispatcher.utter_message(
-            text=f"Avant de continuer : {CONSENT_TEXT} Êtes-vous d'accord ?",
-            buttons=[
-                {"title": "Oui, j'accepte", "payload": "/affirm"},
-                {"title": "Non", "payload": "/deny"},
-            ],
+            json_message={
+                "text": f"Avant de continuer : {CONSENT_TEXT} Êtes-vous d'accord ?",
+                "buttons": [
+                    {"title": "Oui, j'accepte", "payload": "/affirm"},
+                    {"title": "Non", "payload": "/deny"},
+                ],
+                # A form question is pending (bot/conversation/understanding.py).
+                "expects": "callback_consent",
+            }
         )
         return []

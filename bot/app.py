@@ -24,6 +24,7 @@ from bot.conversation.events import EventBus, create_bus
 from bot.conversation.handoff import HandoffService
 from bot.conversation.rasa_client import RasaClient
 from bot.conversation.service import ConversationService
+from bot.conversation.understanding import Understanding
 from bot.domain.reports import ReportService
 from bot.domain.town import town_info
 from bot.notifications.compose import Notifier
@@ -156,6 +157,7 @@ class Services:
             knowledge.queries,
             handoff,
             locks,
+            Understanding(knowledge, transcripts),
         )
         executor = ActionExecutor()
         deps = ActionDependencies(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,9 @@ from knowledge_base.text import Lexicon
 log = logging.getLogger(__name__)
 
 DEFAULT_LEXICON = Path(__file__).with_name("lexicon_fr.yml")
+# Rankings kept for the answer that follows a probe in the same turn.
+RECENT_RANKINGS = 128
+RECENT_TTL_S = 30.0
 
 
 def default_lexicon_groups() -> list[list[str]]:
@@ -92,6 +96,9 @@ class KnowledgeBase:
         self._revision = 0
         # One writer at a time to the index; searches do not wait for it.
         self._write_lock = asyncio.Lock()
+        # Rankings of the last questions: the conversation layer asks whether the base
+        # would answer, then the knowledge action asks for the answer, in one turn.
+        self._recent: OrderedDict[str, tuple[float, list[RankedArticle]]] = OrderedDict()
 
     # --- life cycle ---
     async def start(self) -> None:
@@ -122,10 +129,13 @@ class KnowledgeBase:
                 published = await self.store.all(Status.PUBLISHED)
                 await asyncio.to_thread(self.index.reconcile, published)
                 self._revision = revision
+                self._recent.clear()
                 return len(published)
             revision, changed = await self.store.changed_since(self._revision)
             for start in range(0, len(changed), BATCH):
                 await asyncio.to_thread(self.index.upsert_many, changed[start : start + BATCH])
+            if changed:
+                self._recent.clear()
             self._revision = revision
             return len(changed)
 
@@ -146,6 +156,7 @@ class KnowledgeBase:
         if lexicon != self.index.lexicon:
             async with self._write_lock:
                 await asyncio.to_thread(self.index.set_lexicon, lexicon)
+                self._recent.clear()
 
     # --- writing ---
     async def save(
@@ -167,6 +178,7 @@ class KnowledgeBase:
         if articles:
             async with self._write_lock:
                 await asyncio.to_thread(self.index.upsert_many, articles)
+                self._recent.clear()
 
     async def set_lexicon(self, groups: list[list[str]]) -> None:
         cleaned = [[e.strip() for e in g if e.strip()] for g in groups]
@@ -175,6 +187,7 @@ class KnowledgeBase:
         lexicon = Lexicon(tuple(tuple(g) for g in cleaned))
         async with self._write_lock:
             await asyncio.to_thread(self.index.set_lexicon, lexicon)
+            self._recent.clear()
 
     async def lexicon_groups(self) -> list[list[str]]:
         return await self._lexicon_store.load(self.engine)
@@ -230,17 +243,32 @@ class KnowledgeBase:
     async def rank(self, question: str, k: int = 10) -> list[RankedArticle]:
         if self._retriever is None:
             raise RuntimeError("KnowledgeBase.start() was not awaited")
+        now = time.monotonic()
+        cached = self._recent.get(question)
+        if cached is not None and now - cached[0] < RECENT_TTL_S:
+            return cached[1][:k]
         retriever = self._retriever
         docs = await asyncio.to_thread(retriever.invoke, question)
-        return [
+        ranked = [
             RankedArticle(
                 slug=d.metadata["slug"],
                 title=d.page_content,
                 score=float(d.metadata["score"]),
                 evidence={k: v for k, v in d.metadata.items() if k != "slug"},
             )
-            for d in docs[:k]
+            for d in docs
         ]
+        self._recent[question] = (now, ranked)
+        self._recent.move_to_end(question)
+        while len(self._recent) > RECENT_RANKINGS:
+            self._recent.popitem(last=False)
+        return ranked[:k]
+
+    async def would_answer(self, question: str) -> str:
+        """What `answer` would decide ("answer", "ambiguous", "not_found"); nothing is
+        logged, and the ranking is kept for the answer that may follow."""
+        ranked = await self.rank(question)
+        return decide([r.evidence for r in ranked], self.thresholds).value
 
     async def preview(
         self, question: str, *, voice: bool = False

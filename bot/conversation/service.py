@@ -15,6 +15,7 @@ from bot.conversation.coordination import TurnLocks
 from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage, from_rasa
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
+from bot.conversation.understanding import Understanding
 from bot.domain.emergency import detect_emergency, emergency_message
 from bot.domain.privacy import public_key, redact
 from bot.observability import metrics
@@ -93,8 +94,11 @@ class ConversationService:
         feedback: FeedbackSink | None = None,
         handoff: HandoffService | None = None,
         locks: TurnLocks | None = None,
+        understanding: Understanding | None = None,
     ) -> None:
         self._feedback = feedback
+        # What the app reads in a message, sent to Rasa with it (intent_policy.py).
+        self._understanding = understanding
         self._handoff = handoff
         self._rasa = rasa
         self._transcripts = transcripts
@@ -141,6 +145,7 @@ class ConversationService:
         async with self._locks.hold(turn.session_id):
             if self._handoff is not None and turn.client is not None:
                 self._handoff.note_client(turn.session_id, turn.client)
+            emergency = detect_emergency(turn.text) if turn.payload is None else None
             try:
                 held = await self._handoff.open_for(turn.session_id) if self._handoff else None
             except (SQLAlchemyError, OSError) as exc:
@@ -154,8 +159,7 @@ class ConversationService:
                 if held is not None:
                     replies = await self._while_held(held, turn)
                 else:
-                    replies = await self._ask_rasa(turn)
-            emergency = detect_emergency(turn.text) if turn.payload is None else None
+                    replies = await self._ask_rasa(turn, emergency is not None)
             if emergency and not any(m.emergency for m in replies):
                 # Whatever Rasa did (down, misclassified, inside a form), the
                 # numbers come first.
@@ -221,10 +225,19 @@ class ConversationService:
         if held is not None and held.status == "active":
             self._handoff.citizen_typing(held, on)
 
-    async def _ask_rasa(self, turn: UserTurn) -> list[BotMessage]:
+    async def _ask_rasa(self, turn: UserTurn, emergency: bool) -> list[BotMessage]:
+        metadata = None
+        if self._understanding is not None and turn.payload is None:
+            try:
+                reading = await self._understanding.read(turn.session_id, turn.text, emergency)
+            except (SQLAlchemyError, OSError) as exc:
+                # Without the reading Rasa's classifier decides alone, as it used to.
+                log.warning("message not read before Rasa: %r", exc)
+            else:
+                metadata = reading.as_metadata()
         try:
             raw = await self._rasa.send_message(
-                turn.session_id, turn.payload or turn.text, turn.channel
+                turn.session_id, turn.payload or turn.text, turn.channel, metadata
             )
         except RasaUnavailable as exc:
             metrics.rasa_error("timeout" if isinstance(exc.__cause__, TimeoutError) else "error")

@@ -89,6 +89,19 @@ class TranscriptStore:
             for r in reversed(rows)
         ]
 
+    async def expected_slot(self, conversation_id: str) -> str | None:
+        """The form slot the bot's last message asked for (its `expects`), if any."""
+        query = (
+            sa.select(messages.c.data)
+            .where(messages.c.conversation_id == conversation_id, messages.c.role == "bot")
+            .order_by(messages.c.id.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            data = (await conn.execute(query)).scalar()
+        expects = (data or {}).get("expects") if isinstance(data, dict) else None
+        return expects if isinstance(expects, str) else None
+
     async def mark_voted(self, message_id: int | None) -> None:
         """Note on a bot answer that the citizen rated it (one vote per answer).
 

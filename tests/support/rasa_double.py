@@ -18,6 +18,8 @@ class RasaDouble:
     # Attached to the second reply when set, as the knowledge-base action does
     # ({"query_id", "slug"}: what the citizen may rate).
     feedback: dict[str, Any] | None = None
+    # Attached to the second reply when set, as a form question does (the slot asked).
+    expects: str | None = None
 
     def app(self) -> web.Application:
         async def webhook(request: web.Request) -> web.Response:
@@ -35,6 +37,8 @@ class RasaDouble:
             }
             if self.feedback is not None:
                 custom["feedback"] = self.feedback
+            if self.expects is not None:
+                custom["expects"] = self.expects
             return web.json_response(
                 [
                     {"recipient_id": body["sender"], "text": f"écho : {text}"},

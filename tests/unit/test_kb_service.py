@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from chromadb.api.client import SharedSystemClient
 
 from bot.storage.database import create_engine, create_schema
 from knowledge_base.articles import Status, article_from_fields
 from knowledge_base.interface import Confidence
+from knowledge_base.logbook import kb_queries
 from knowledge_base.markdown_io import read_article_file
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import VersionConflict
@@ -150,3 +154,37 @@ async def test_index_is_rebuilt_when_missing_and_follows_other_processes(
     assert await again.sync() == 1
     assert (await again.rank("horaires de la piscine"))[0].slug == "piscine-municipale"
     await asyncio.gather(again.engine.dispose(), other.engine.dispose())
+
+
+async def test_would_answer_logs_nothing_and_its_ranking_serves_the_answer(
+    kb: KnowledgeBase,
+) -> None:
+    question = "comment refaire ma carte d'identité"
+    assert await kb.would_answer(question) == "answer"
+    assert await kb.would_answer("zzz qwx") == "not_found"
+    async with kb.engine.connect() as conn:
+        logged = (await conn.execute(sa.select(sa.func.count()).select_from(kb_queries))).scalar()
+    assert logged == 0  # a probe is not a citizen's question
+    calls = 0
+    retriever = kb._retriever
+    assert retriever is not None
+    real_invoke = retriever.invoke
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real_invoke(*args, **kwargs)
+
+    object.__setattr__(retriever, "invoke", counting)
+    answer = await kb.answer(question)
+    assert answer.confidence is Confidence.ANSWER and calls == 0  # the probe's ranking
+    # An edit forgets the kept rankings: the next search sees the new text.
+    article = await kb.store.get(answer.passages[0].slug)
+    assert article is not None
+    await kb.save(
+        dataclasses.replace(article, body=article.body + "\n\nMise à jour."),
+        "test",
+        article.version,
+    )
+    await kb.answer(question)
+    assert calls == 1

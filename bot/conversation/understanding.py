@@ -1,0 +1,57 @@
+"""What the app reads in a citizen's message before Rasa classifies it.
+
+Rasa's intent classifier alone sends many real questions to the wrong place
+(docs/benchmarks.md, "Through the chat"). The app knows what the classifier cannot:
+whether a form question is pending, whether the knowledge base holds a confident
+answer, whether the emergency detector fired, how the message is phrased. The
+`Reading` goes to Rasa as message metadata; bot/conversation/intent_policy.py
+decides there with DIET's ranking in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from bot.conversation import cues
+from bot.conversation.intent_policy import KB_NONE, Reading
+
+log = logging.getLogger(__name__)
+
+
+class KnowledgeProbe(Protocol):
+    async def would_answer(self, question: str) -> str:
+        """ "answer", "ambiguous" or "not_found", logging nothing."""
+        ...
+
+
+class PendingQuestion(Protocol):
+    async def expected_slot(self, conversation_id: str) -> str | None:
+        """The form slot the bot's last message asked for, if any."""
+        ...
+
+
+class Understanding:
+    def __init__(self, knowledge: KnowledgeProbe | None, pending: PendingQuestion) -> None:
+        self._knowledge = knowledge
+        self._pending = pending
+
+    async def read(self, conversation_id: str, text: str, emergency: bool) -> Reading:
+        in_form = await self._pending.expected_slot(conversation_id) is not None
+        kb = KB_NONE
+        # Inside a form the answer belongs to the form; the search would be wasted.
+        if self._knowledge is not None and not emergency and not in_form:
+            try:
+                kb = await self._knowledge.would_answer(text)
+            except Exception:
+                # Without the knowledge base's view, DIET decides alone (as before).
+                log.exception("knowledge base probe failed")
+        return Reading(
+            emergency=emergency,
+            in_form=in_form,
+            kb=kb,
+            question=cues.is_question(text),
+            problem=cues.states_a_problem(text),
+            asks_person=cues.asks_for_a_person(text),
+            town_hall=cues.names_the_town_hall(text),
+        )

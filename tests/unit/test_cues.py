@@ -1,0 +1,77 @@
+"""Phrasing cues: a question, a reported defect, a request for a person."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.conversation import cues
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Peut-on changer le nom d'un enfant mineur ?",
+        "cmt avoir 1 extrait dacte de naissance stp",
+        "je voudrais savoir les horaires de la piscine",
+        "Quelles sont les pièces pour une carte d'identité",
+        "inscription cantine",
+        "bonjour comment refaire mon passeport",
+        "jvoudrai savoir kel papier il faut",
+    ],
+)
+def test_questions(text: str) -> None:
+    assert cues.is_question(text)
+
+
+@pytest.mark.parametrize("text", ["bonjour", "merci beaucoup", "oui", "rue Pasteur", "12"])
+def test_not_questions(text: str) -> None:
+    assert not cues.is_question(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "il y a un nid de poule rue Pasteur",
+        "le lampadaire devant chez moi ne marche plus",
+        "Dépôt sauvage de matelas derrière le stade",
+        "je veux signaler un banc cassé",
+        "des tags sur le mur de l'école",
+        "une branche est tombée sur le trottoir",
+    ],
+)
+def test_problems(text: str) -> None:
+    assert cues.states_a_problem(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Peut-on changer le nom d'un enfant mineur ?",
+        "quels documents pour un passeport",
+        "horaires de la mairie",
+        "comment réserver la salle des fêtes",
+        # "tombe" is also a grave: only "est tombé" is a defect.
+        "concession pour la tombe de ma mère",
+    ],
+)
+def test_not_problems(text: str) -> None:
+    assert not cues.states_a_problem(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["je veux parler à un conseiller", "un humain svp", "pouvez-vous me rappeler"],
+)
+def test_person(text: str) -> None:
+    assert cues.asks_for_a_person(text)
+
+
+@pytest.mark.parametrize("text", ["comment contacter le service des sports ?", "horaires piscine"])
+def test_not_person(text: str) -> None:
+    assert not cues.asks_for_a_person(text)
+
+
+def test_town_hall() -> None:
+    assert cues.names_the_town_hall("À quelle heure ferme la mairie ?")
+    assert cues.names_the_town_hall("horaires de l'hôtel de ville")
+    assert not cues.names_the_town_hall("horaires de la piscine")
