@@ -108,7 +108,11 @@ def form_questions(domain_file: Path = ROOT / "domain.yml") -> tuple[str, ...]:
     texts = [CALLBACK_CONSENT_QUESTION]
     for name, variants in (domain.get("responses") or {}).items():
         if name.startswith(("utter_ask_report_", "utter_ask_callback_")):
-            texts += [str(v["text"]) for v in variants if isinstance(v, dict) and "text" in v]
+            for variant in variants:
+                # Form questions are `custom` messages (with `expects`); plain text too.
+                body = variant.get("custom", variant) if isinstance(variant, dict) else {}
+                if isinstance(body, dict) and "text" in body:
+                    texts.append(str(body["text"]))
     return tuple(t.strip() for t in texts)
 
 
@@ -166,7 +170,7 @@ def classify(
         return Outcome("handoff")
     for m in messages:
         text = str(m.get("text") or "").strip()
-        if text and any(text == f or text.startswith(f) for f in forms):
+        if m.get("expects") or (text and any(text == f or text.startswith(f) for f in forms)):
             return Outcome("form")
     return Outcome("other")
 

@@ -126,6 +126,8 @@ def test_forms_are_recognised_by_their_first_questions(forms: tuple[str, ...]) -
     consent = next(f for f in forms if f.startswith("Avant de continuer"))
     assert classify([{"text": consent + " Êtes-vous d'accord ?"}], [], forms).cls == "form"
     assert any("Quel est votre nom" in f for f in forms)
+    # Any message asking for a form's slot, whatever its wording.
+    assert classify([{"text": "Où ?", "expects": "report_location"}], ["a"], forms).cls == "form"
     # Without the form texts, the same message is just "other".
     assert classify([report], ["a"]).cls == "other"
 
