@@ -52,7 +52,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chatbench import own_stack_or_url, percentile, stack_rss, ws_url
+from chatbench import own_stack_or_url, percentile, rate_limits_off, stack_rss, ws_url
 
 ROOT = Path(__file__).resolve().parent.parent
 KB_DEV = ROOT / "tests" / "data" / "kb_dev.jsonl"
@@ -70,9 +70,7 @@ CANDIDATE_KB_QUESTIONS = 60
 CALIBRATION_ROUNDS = 3
 # Only the public chat's per-IP bucket is lifted for a loopback run (all sessions
 # share 127.0.0.1); the per-session bucket keeps its default from bot/settings.yml.
-OWN_STACK_ENV = {
-    "GUICHET__SECURITY__RATE_LIMITS": "{per_ip: {burst: 0, per_minute: 0}}",
-}
+OWN_STACK_ENV = rate_limits_off("per_ip")
 
 
 def signature(messages: list[dict[str, Any]]) -> str:
