@@ -156,20 +156,28 @@ class StopRequested(Exception):
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-@contextmanager
-def stop_signals() -> Iterator[None]:
-    """Within the block the first SIGTERM/SIGHUP raises `StopRequested`; later ones are
-    ignored so they cannot interrupt the children's shutdown. Handlers restored after."""
-    received: list[int] = []
+class StopSignals:
+    """The state of `stop_signals()`: the first SIGTERM/SIGHUP raises `StopRequested`,
+    unless `quiet` (the children are being stopped: nothing may interrupt that)."""
 
-    def handler(signum: int, _frame: object) -> None:
-        if not received:
-            received.append(signum)
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.quiet = False
+
+    def handle(self, signum: int, _frame: object) -> None:
+        if self.received is None and not self.quiet:
+            self.received = signum
             raise StopRequested(signum)
 
-    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+
+@contextmanager
+def stop_signals() -> Iterator[StopSignals]:
+    """Within the block the first SIGTERM/SIGHUP raises `StopRequested`; later ones are
+    ignored so they cannot interrupt the children's shutdown. Handlers restored after."""
+    state = StopSignals()
+    previous = {sig: signal.signal(sig, state.handle) for sig in STOP_SIGNALS}
     try:
-        yield
+        yield state
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -394,30 +402,32 @@ class Stack:
 
 def serve(stack: Stack, poll_s: float = 0.5) -> int:
     """Start the stack, wait until a child exits or Ctrl-C/SIGTERM/SIGHUP arrives, stop
-    every child (process group: SIGTERM, then SIGKILL after a grace period). Call it
-    inside `stop_signals()`. Exit code: 0 when asked to stop, 1 on a failure."""
-    try:
-        print("guichet: starting Rasa and the app (Rasa takes 20 to 60 s) …", flush=True)
-        stack.start()
-        print(stack.ready_message(), flush=True)
-        while all(p.poll() is None for p in stack.processes.values()):
-            time.sleep(poll_s)
-        dead = [n for n, p in stack.processes.items() if p.poll() is not None]
-        print(
-            f"guichet: {', '.join(dead)} stopped unexpectedly; "
-            f"see {stack.settings.data_dir / 'logs'}",
-            file=sys.stderr,
-        )
-        return 1
-    except (KeyboardInterrupt, StopRequested) as exc:
-        why = f" ({exc})" if isinstance(exc, StopRequested) else ""
-        print(f"\nguichet: stopping{why} …", flush=True)
-        return 0
-    except RuntimeError as exc:
-        print(f"guichet: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        stack.stop()
+    every child (process group: SIGTERM, then SIGKILL after a grace period). Exit code:
+    0 when asked to stop, 1 on a failure."""
+    with stop_signals() as signals:
+        try:
+            print("guichet: starting Rasa and the app (Rasa takes 20 to 60 s) …", flush=True)
+            stack.start()
+            print(stack.ready_message(), flush=True)
+            while all(p.poll() is None for p in stack.processes.values()):
+                time.sleep(poll_s)
+            dead = [n for n, p in stack.processes.items() if p.poll() is not None]
+            print(
+                f"guichet: {', '.join(dead)} stopped unexpectedly; "
+                f"see {stack.settings.data_dir / 'logs'}",
+                file=sys.stderr,
+            )
+            return 1
+        except (KeyboardInterrupt, StopRequested) as exc:
+            why = f" ({exc})" if isinstance(exc, StopRequested) else ""
+            print(f"\nguichet: stopping{why} …", flush=True)
+            return 0
+        except RuntimeError as exc:
+            print(f"guichet: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            signals.quiet = True
+            stack.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -37,18 +38,20 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def wait_until(check: Callable[[], bool], what: str) -> None:
+def wait_until(check: Callable[[], bool], what: str | Callable[[], str]) -> None:
     deadline = time.monotonic() + BOUND_S
     while not check():
         if time.monotonic() > deadline:
-            pytest.fail(f"{what} (waited up to {BOUND_S:.0f} s)")
+            pytest.fail(f"{what() if callable(what) else what} (waited up to {BOUND_S:.0f} s)")
         time.sleep(0.05)
 
 
-@pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]]]:
+@contextmanager
+def start_launcher(
+    tmp_path: Path, *options: str
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.standin_launcher", str(tmp_path)],
+        [sys.executable, "-m", "tests.support.standin_launcher", str(tmp_path), *options],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -57,9 +60,8 @@ def launcher(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str
     children: dict[str, int] = {}
     try:
         wait_until(lambda: pids_file.exists() or proc.poll() is not None, "no children started")
-        assert proc.poll() is None, f"stand-in launcher exited with {proc.returncode}"
+        assert pids_file.exists(), f"stand-in launcher exited with {proc.returncode}"
         children = json.loads(pids_file.read_text())
-        assert all(alive(pid) for pid in children.values())
         yield proc, children
     finally:
         if proc.poll() is None:
@@ -67,7 +69,15 @@ def launcher(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str
         proc.wait()
         for pid in children.values():  # what a broken launcher left behind
             if alive(pid):
-                os.killpg(pid, signal.SIGKILL)
+                with suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]]]:
+    with start_launcher(tmp_path) as (proc, children):
+        assert proc.poll() is None and all(alive(pid) for pid in children.values())
+        yield proc, children
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGKILL])
@@ -79,8 +89,19 @@ def test_children_do_not_outlive_the_launcher(
     wait_until(lambda: proc.poll() is not None, f"the launcher ignored {sig.name}")
     wait_until(
         lambda: not any(alive(pid) for pid in children.values()),
-        f"children still running after {sig.name} to the launcher: "
-        + ", ".join(f"{n} {p}" for n, p in children.items() if alive(p)),
+        lambda: (
+            f"children still running after {sig.name} to the launcher: "
+            + ", ".join(f"{n} {p}" for n, p in children.items() if alive(p))
+        ),
     )
     if sig != signal.SIGKILL:  # a clean stop, as after Ctrl-C
         assert proc.returncode == 0
+
+
+def test_a_child_that_exits_stops_the_other_and_the_launcher_fails(tmp_path: Path) -> None:
+    # Rasa or the app crashed: the launcher must not linger half-up; exit code 1 lets
+    # systemd's Restart=on-failure start the whole stack again.
+    with start_launcher(tmp_path, "--app-exits") as (proc, children):
+        wait_until(lambda: proc.poll() is not None, "the launcher kept running without the app")
+        assert proc.returncode == 1
+        wait_until(lambda: not alive(children["rasa"]), "the Rasa stand-in outlived the launcher")
