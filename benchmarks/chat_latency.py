@@ -6,7 +6,11 @@ N concurrent sessions each send M messages. Two loads, reported separately:
   --think 3-8     people typing: a random pause of 3 to 8 s between messages
                   (the latency citizens feel).
 Prints p50/p95/max turn latency, errors, lost replies and the RSS of each process.
-Starts its own stack in a scratch data directory unless --url is given.
+Starts its own stack in a scratch data directory unless --url is given, with the chat's
+rate limits (per address and per session) off: every session comes from 127.0.0.1 and
+a closed loop sends faster than any citizen. A refused turn (HTTP 429, `rate_limited`
+error frame) aborts the run with an error instead of being counted as a turn: against
+--url, start the app with the limits off (the error says how).
 
 Usage: python benchmarks/chat_latency.py [--sessions 20] [--messages 10] [--think 0]
 """
@@ -28,7 +32,16 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chatbench import percentile, rss_mb, start_own_stack, ws_url
+from chatbench import (
+    RATE_LIMITS_VAR,
+    Refused,
+    own_stack_or_url,
+    percentile,
+    rate_limits_off,
+    refusal,
+    stack_rss,
+    ws_url,
+)
 
 # A realistic mix: small talk, fixed answers, actions, knowledge questions.
 UTTERANCES = [
@@ -44,6 +57,7 @@ UTTERANCES = [
     "au revoir",
 ]
 REPLY_TIMEOUT_S = 15.0
+OWN_STACK_ENV = rate_limits_off("per_ip", "per_session")
 
 
 @dataclass
@@ -73,6 +87,9 @@ async def run_session(
                 try:
                     while True:
                         frame = await ws.receive_json(timeout=REPLY_TIMEOUT_S)
+                        refused = refusal(frame)
+                        if refused:
+                            raise Refused(refused)
                         if frame["type"] == "bot":
                             break
                         if frame["type"] == "error":
@@ -84,6 +101,10 @@ async def run_session(
                 results.latencies_ms.append((time.perf_counter() - started) * 1000)
                 if any(m.get("degraded") for m in frame.get("messages", [])):
                     results.errors += 1
+    except aiohttp.WSServerHandshakeError as exc:
+        if exc.status == 429:
+            raise Refused(f"WebSocket handshake answered HTTP 429 ({exc.message})") from exc
+        results.errors += 1
     except (aiohttp.ClientError, OSError, TypeError, ValueError):
         results.errors += 1
 
@@ -100,6 +121,23 @@ async def bench(url: str, sessions: int, messages: int, think: tuple[float, floa
     return results
 
 
+def refused_message(detail: str, url: str | None) -> str:
+    """The error printed when the app refused a turn (the run is aborted)."""
+    how = (
+        f"Start the app under test with the limits off, e.g. "
+        f"{RATE_LIMITS_VAR}='{rate_limits_off('per_ip', 'per_session')[RATE_LIMITS_VAR]}', "
+        "or run without --url (the benchmark's own stack has them off)."
+        if url
+        else f"The benchmark's own stack should have had them off ({OWN_STACK_ENV}): "
+        "check bot/settings.yml and the environment."
+    )
+    return (
+        f"chat_latency: aborted: the app refused a turn (rate limit: {detail}). "
+        "Refused turns would be counted as fast answers and the figures would mean "
+        f"nothing. {how}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=20)
@@ -111,22 +149,17 @@ def main() -> int:
     lo, _, hi = args.think.partition("-")
     think = (float(lo), float(hi or lo))
 
-    stack = None
-    url = args.url
-    if url is None:
-        stack = start_own_stack("guichet-bench-")
-        url = stack.app_url
     try:
-        asyncio.run(bench(url, 2, 2, (0, 0)))  # warm-up: first-turn costs are not steady state
-        started = time.perf_counter()
-        results = asyncio.run(bench(url, args.sessions, args.messages, think))
-        wall = time.perf_counter() - started
-        rss = {
-            name: round(rss_mb(p.pid), 1) for name, p in (stack.processes.items() if stack else [])
-        }
-    finally:
-        if stack:
-            stack.stop()
+        with own_stack_or_url(args.url, "guichet-bench-", OWN_STACK_ENV) as (url, stack):
+            asyncio.run(bench(url, 2, 2, (0, 0)))  # warm-up: first turns are not steady state
+            started = time.perf_counter()
+            results = asyncio.run(bench(url, args.sessions, args.messages, think))
+            wall = time.perf_counter() - started
+            rss = stack_rss(stack)
+            startup = {k: round(v, 1) for k, v in (stack.startup_s.items() if stack else [])}
+    except Refused as exc:
+        print(refused_message(str(exc), args.url), file=sys.stderr)
+        return 2
     lat = results.latencies_ms
     figures = {
         "sessions": args.sessions,
@@ -141,7 +174,7 @@ def main() -> int:
         "errors": results.errors,
         "lost_replies": results.lost,
         "rss_mb": rss,
-        "startup_s": {k: round(v, 1) for k, v in (stack.startup_s.items() if stack else [])},
+        "startup_s": startup,
     }
     if args.json:
         print(json.dumps(figures))

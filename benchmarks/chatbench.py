@@ -16,16 +16,42 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.launcher import DEMO_BASE, ROOT, Stack, ensure_model, seed_knowledge_base
+from bot.security.limits import RATE_LIMITED_FR
 from bot.settings import load_settings
 
 # Ports of the benchmark's own stack, away from `make run`'s defaults.
 APP_PORT, ACTIONS_PORT, RASA_PORT = 18080, 15056, 15005
+RATE_LIMITS_VAR = "GUICHET__SECURITY__RATE_LIMITS"
+
+
+def rate_limits_off(*buckets: str) -> dict[str, str]:
+    """The app environment that turns the chat's named rate-limit buckets off
+    (`per_ip`, `per_session`; the others keep bot/settings.yml's values), for a
+    benchmark's own stack: all its sessions come from 127.0.0.1, and a closed loop
+    sends faster than any citizen."""
+    off = ", ".join(f"{name}: {{burst: 0, per_minute: 0}}" for name in buckets)
+    return {RATE_LIMITS_VAR: "{" + off + "}"}
+
+
+class Refused(Exception):
+    """The app refused a request (rate limit): a benchmark that counted it as a turn
+    would report refusals as throughput and latency."""
+
+
+def refusal(frame: object) -> str | None:
+    """Why a WebSocket frame is a refusal (the `rate_limited` error frame or its French
+    message), or None."""
+    if not isinstance(frame, dict) or frame.get("type") != "error":
+        return None
+    if frame.get("code") == "rate_limited" or frame.get("message") == RATE_LIMITED_FR:
+        return f"error frame {frame.get('code')!r}: {frame.get('message')!r}"
+    return None
+
+
 # For a loopback run of an own stack: every session comes from 127.0.0.1, so only the
 # public chat's per-IP bucket is lifted; the per-session bucket keeps its default from
 # bot/settings.yml (one session never sends more than a person would).
-NO_PER_IP_LIMIT_ENV = {
-    "GUICHET__SECURITY__RATE_LIMITS": "{per_ip: {burst: 0, per_minute: 0}}",
-}
+NO_PER_IP_LIMIT_ENV = rate_limits_off("per_ip")
 
 
 def start_own_stack(

@@ -2,13 +2,16 @@
 
 `python -m bot.launcher train` trains only when the dialogue files changed;
 `python -m bot.launcher run` starts both processes, waits until both answer,
-prints the URLs and stops both on Ctrl-C. The test suite uses `Stack` too.
+prints the URLs and stops both on Ctrl-C, SIGTERM or SIGHUP (what systemd, Docker
+and supervisors send); the children also die if the launcher is killed outright
+(SIGKILL), so none is left holding its port. The test suite uses `Stack` too.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import hashlib
 import os
 import secrets
@@ -18,6 +21,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +82,105 @@ def rasa_env(data_dir: Path, actions_url: str) -> dict[str, str]:
         }
     )
     return env
+
+
+# prctl(2) option: the signal the kernel sends this process when its parent dies.
+PR_SET_PDEATHSIG = 1
+# How long a stopped child's process group has between SIGTERM and SIGKILL.
+STOP_GRACE_S = 15.0
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that has the kernel SIGKILL the child when this process dies.
+
+    Covers what no signal handler can: the launcher SIGKILLed or crashing. It works
+    with `start_new_session=True` (the new session is made first). Linux only (None
+    elsewhere). The kernel ties it to the *thread* that forks: spawn from a thread
+    that outlives the children (the main thread of `run`)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        # The parent may have died between fork() and prctl(): nobody would signal us.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+def spawn(
+    argv: list[str], *, cwd: Path, env: dict[str, str], log: Path, bound_to_parent: bool = False
+) -> subprocess.Popen[bytes]:
+    """A child in its own session (one process group to stop as a whole), its output
+    appended to `log`; with `bound_to_parent` it dies with this process."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent() if bound_to_parent else None,
+        )
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM to the child's process group, SIGKILL if it is still there after `grace_s`."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace_s)
+    except ProcessLookupError:
+        proc.wait()
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+class StopRequested(Exception):
+    """SIGTERM or SIGHUP arrived: stop the children and exit, as on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class StopSignals:
+    """The state of `stop_signals()`: the first SIGTERM/SIGHUP raises `StopRequested`,
+    unless `quiet` (the children are being stopped: nothing may interrupt that)."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.quiet = False
+
+    def handle(self, signum: int, _frame: object) -> None:
+        if self.received is None and not self.quiet:
+            self.received = signum
+            raise StopRequested(signum)
+
+
+@contextmanager
+def stop_signals() -> Iterator[StopSignals]:
+    """Within the block the first SIGTERM/SIGHUP raises `StopRequested`; later ones are
+    ignored so they cannot interrupt the children's shutdown. Handlers restored after."""
+    state = StopSignals()
+    previous = {sig: signal.signal(sig, state.handle) for sig in STOP_SIGNALS}
+    try:
+        yield state
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def ensure_model(data_dir: Path, root: Path = ROOT, force: bool = False) -> Path:
@@ -195,6 +299,9 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     startup_s: dict[str, float] = field(default_factory=dict)
+    # The children die with this process (`run`); off for tests that start a child
+    # from a worker thread, whose end would kill it (see die_with_parent).
+    bound_to_parent: bool = False
 
     @property
     def app_url(self) -> str:
@@ -228,7 +335,7 @@ class Stack:
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         port = self.settings.rasa.url.rsplit(":", 1)[-1].split("/")[0]
-        self.processes["rasa"] = subprocess.Popen(
+        self.processes["rasa"] = spawn(
             rasa_command(
                 self.model,
                 int(port),
@@ -237,21 +344,19 @@ class Stack:
             ),
             cwd=self.root,
             env=rasa_env(self.settings.data_dir, self.actions_url),
-            stdout=(logs / "rasa.out").open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            log=logs / "rasa.out",
+            bound_to_parent=self.bound_to_parent,
         )
 
     def start_app(self) -> None:
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        self.processes["app"] = subprocess.Popen(
+        self.processes["app"] = spawn(
             [sys.executable, "-m", "bot"],
             cwd=self.root,
             env=self.app_env(),
-            stdout=(logs / "app.out").open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            log=logs / "app.out",
+            bound_to_parent=self.bound_to_parent,
         )
 
     def wait_ready(self, name: str, url: str, started: float, timeout_s: float) -> None:
@@ -278,14 +383,51 @@ class Stack:
     def stop(self, name: str | None = None) -> None:
         for key in [name] if name else list(self.processes):
             proc = self.processes.pop(key, None)
-            if proc is None or proc.poll() is not None:
-                continue
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            if proc is not None:
+                stop_group(proc)
+
+    def ready_message(self) -> str:
+        return (
+            f"guichet: ready — app {self.startup_s['app']:.1f} s, "
+            f"Rasa {self.startup_s['rasa']:.1f} s\n"
+            f"  Site de démonstration et chat : {self.app_url}/\n"
+            f"  Santé : {self.app_url}/readyz\n"
+            f"  Administration : {self.app_url}/admin — agents : {self.app_url}/agent\n"
+            "    (premier compte : GUICHET_NEW_PASSWORD=… .venv/bin/python -m bot.admin "
+            "create-user EMAIL --role admin)\n"
+            f"  Logs : {self.settings.data_dir / 'logs'}\n"
+            "Ctrl-C pour arrêter."
+        )
+
+
+def serve(stack: Stack, poll_s: float = 0.5) -> int:
+    """Start the stack, wait until a child exits or Ctrl-C/SIGTERM/SIGHUP arrives, stop
+    every child (process group: SIGTERM, then SIGKILL after a grace period). Exit code:
+    0 when asked to stop, 1 on a failure."""
+    with stop_signals() as signals:
+        try:
+            print("guichet: starting Rasa and the app (Rasa takes 20 to 60 s) …", flush=True)
+            stack.start()
+            print(stack.ready_message(), flush=True)
+            while all(p.poll() is None for p in stack.processes.values()):
+                time.sleep(poll_s)
+            dead = [n for n, p in stack.processes.items() if p.poll() is not None]
+            print(
+                f"guichet: {', '.join(dead)} stopped unexpectedly; "
+                f"see {stack.settings.data_dir / 'logs'}",
+                file=sys.stderr,
+            )
+            return 1
+        except (KeyboardInterrupt, StopRequested) as exc:
+            why = f" ({exc})" if isinstance(exc, StopRequested) else ""
+            print(f"\nguichet: stopping{why} …", flush=True)
+            return 0
+        except RuntimeError as exc:
+            print(f"guichet: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            signals.quiet = True
+            stack.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,6 +435,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["train", "run"])
     parser.add_argument("--force", action="store_true", help="train even if nothing changed")
     args = parser.parse_args(argv)
+    # SIGTERM/SIGHUP stop everything as Ctrl-C does, also while training (subprocess.run
+    # kills `rasa train` when interrupted).
+    with stop_signals():
+        try:
+            return _main(args)
+        except StopRequested as exc:
+            print(f"guichet: stopped ({exc})", file=sys.stderr)
+            return 0
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -306,38 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         return 0
     seed_knowledge_base(settings.data_dir)
-    stack = Stack(settings, model)
-    try:
-        print("guichet: starting Rasa and the app (Rasa takes 20 to 60 s) …", flush=True)
-        stack.start()
-        print(
-            f"guichet: ready — app {stack.startup_s['app']:.1f} s, "
-            f"Rasa {stack.startup_s['rasa']:.1f} s\n"
-            f"  Site de démonstration et chat : {stack.app_url}/\n"
-            f"  Santé : {stack.app_url}/readyz\n"
-            f"  Administration : {stack.app_url}/admin — agents : {stack.app_url}/agent\n"
-            "    (premier compte : GUICHET_NEW_PASSWORD=… .venv/bin/python -m bot.admin "
-            "create-user EMAIL --role admin)\n"
-            f"  Logs : {settings.data_dir / 'logs'}\n"
-            "Ctrl-C pour arrêter.",
-            flush=True,
-        )
-        while all(p.poll() is None for p in stack.processes.values()):
-            time.sleep(0.5)
-        dead = [n for n, p in stack.processes.items() if p.poll() is not None]
-        print(
-            f"guichet: {', '.join(dead)} stopped unexpectedly; see {settings.data_dir / 'logs'}",
-            file=sys.stderr,
-        )
-        return 1
-    except KeyboardInterrupt:
-        print("\nguichet: stopping …", flush=True)
-        return 0
-    except RuntimeError as exc:
-        print(f"guichet: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        stack.stop()
+    return serve(Stack(settings, model, bound_to_parent=True))
 
 
 if __name__ == "__main__":

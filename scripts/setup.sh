@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 
 UV_VERSION=0.13.8
 # espeak-ng: speech for the callbot; chromium: browser tests; sox/baresip: call tests;
-# asterisk-core-sounds-fr-wav: recorded French speech for the recogniser tests.
+# asterisk-core-sounds-fr-wav: recorded French speech for the recogniser tests, and
+# asterisk-core-sounds-fr: its /usr/share/asterisk/sounds/fr link and transcript.
 # postgresql-15, redis-server, nginx: the scaled-out stack (make run-scaled, tests/scaled).
 # kamailio: the town's SIP registrar and proxy in the PBX registration test.
 # kannel (bearerbox, smsbox: the SMS gateway), kannel-extras (its fake SMS centre): SMS tests.
-DEB_PACKAGES=(espeak-ng libespeak-ng1 sox chromium chromium-driver baresip asterisk-core-sounds-fr-wav postgresql-15 redis-server nginx kamailio kannel kannel-extras)
+DEB_PACKAGES=(espeak-ng libespeak-ng1 sox chromium chromium-driver baresip asterisk-core-sounds-fr-wav asterisk-core-sounds-fr postgresql-15 redis-server nginx kamailio kannel kannel-extras)
 
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do

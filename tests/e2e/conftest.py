@@ -22,6 +22,8 @@ from playwright.async_api import (
     async_playwright,
 )
 
+from tests.support.system import require_program
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags chromium keeps trying hosts this
 # machine cannot reach.
@@ -47,6 +49,7 @@ document.addEventListener('securitypolicyviolation', (e) => {
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
+    require_program("chromium", "chromium")
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

@@ -5,7 +5,6 @@ says what reached the "phones"."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from tests.conftest import free_port
+from tests.support.system import require_system_file
 
 BEARERBOX = "/usr/sbin/bearerbox"
 SMSBOX = "/usr/sbin/smsbox"
@@ -130,11 +130,9 @@ class MailServer:
 # --- Kannel -------------------------------------------------------------------
 
 
-def kannel_missing() -> str | None:
+def require_kannel() -> None:
     for path, package in ((BEARERBOX, "kannel"), (SMSBOX, "kannel"), (FAKESMSC, "kannel-extras")):
-        if not os.access(path, os.X_OK):
-            return f"{path} is missing: install the Debian package {package} (scripts/setup.sh)"
-    return None
+        require_system_file(path, package)
 
 
 @dataclass
@@ -188,9 +186,7 @@ class KannelGateway:
     """bearerbox + smsbox with a `fake` SMSC, and fakesmsc connected to it."""
 
     def __init__(self, workdir: Path, username: str = "guichet", password: str = "s3cret") -> None:
-        missing = kannel_missing()
-        if missing:
-            raise AssertionError(missing)
+        require_kannel()
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.username, self.password = username, password

@@ -19,6 +19,7 @@ from tests.conftest import ALWAYS_OPEN, copy_base, free_port, make_settings
 from tests.notifications.conftest import notification_env
 from tests.notifications.servers import KannelGateway, MailServer, wait_until
 from tests.support.chat import Chat, texts
+from tests.support.system import require_french_prompts
 from tests.voice.baresip import Baresip
 from tests.voice.test_phone_french import (
     GREETING_S,
@@ -63,10 +64,7 @@ def notified_stack(
     mail_server: MailServer,
     gateway: KannelGateway,
 ) -> Iterator[Stack]:
-    if not QUESTION_WAV.exists():
-        pytest.fail(
-            f"{QUESTION_WAV} is missing: scripts/setup.sh installs asterisk-core-sounds-fr-wav"
-        )
+    require_french_prompts()
     data_dir = tmp_path_factory.mktemp("notified-stack")
     copy_base(demo_base, data_dir)
     settings = make_settings(data_dir, f"http://127.0.0.1:{free_port()}")

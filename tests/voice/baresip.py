@@ -19,6 +19,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.support.system import require_program
+
 BARESIP = shutil.which("baresip")
 MODULES = Path("/usr/lib/baresip/modules")
 
@@ -51,6 +53,8 @@ def free_even_port() -> int:
 
 def make_mic_wav(path: Path, text: str, total_s: float) -> Path:
     """French speech by espeak-ng, as 8 kHz mono s16, padded with silence to `total_s`."""
+    require_program("espeak-ng", "espeak-ng")
+    require_program("sox", "sox")  # sox and soxi
     raw = path.with_suffix(".raw.wav")
     subprocess.run(["espeak-ng", "-v", "fr", "-w", str(raw), text], check=True, timeout=60)
     speech = subprocess.run(["soxi", "-D", str(raw)], check=True, capture_output=True, text=True)
@@ -80,6 +84,7 @@ class Baresip:
     ) -> None:
         """`account`: parameters of the account line, e.g. a registration with a PBX:
         `;auth_pass=PW;outbound="sip:127.0.0.1:5070";regint=600`."""
+        require_program("baresip", "baresip")
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name

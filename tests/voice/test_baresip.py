@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import re
-import shutil
 import subprocess
 import time
 import wave
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.support.system import require_program
 from tests.voice.baresip import Baresip, free_port, make_mic_wav
 from voice.rtp import RtpPacket, TelephoneEvent, ulaw_encode
 from voice.session import AudioFrame, DtmfDigit, HangupCause, PlaybackResult, VoiceSession
@@ -66,8 +66,7 @@ def tone_seconds(x: np.ndarray, hz: float = TONE_HZ) -> float:
 def mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The caller's microphone; every baresip test needs it, so it fails them all if need be."""
     for program, package in (("baresip", "baresip"), ("espeak-ng", "espeak-ng"), ("sox", "sox")):
-        if not shutil.which(program):
-            pytest.fail(f"{program} is missing: install the Debian package {package}")
+        require_program(program, package)
     return make_mic_wav(tmp_path_factory.mktemp("mic") / "mic.wav", SPEECH, total_s=90)
 
 

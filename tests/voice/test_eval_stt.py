@@ -2,17 +2,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.support.system import require_french_prompts, require_program
 from voice.audio import read_wav, resample, silence, tone, write_wav
 from voice.eval_stt import edit_distance, find_pairs, main, normalize
-
-ASTERISK_FR = Path("/usr/share/asterisk/sounds/fr")
 
 
 def korean_model() -> Path:
@@ -22,8 +19,7 @@ def korean_model() -> Path:
 
 
 def espeak_wav(path: Path, text: str) -> None:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng not installed")
+    require_program("espeak-ng", "espeak-ng")
     subprocess.run(["espeak-ng", "-v", "fr", "-w", str(path), text], check=True)
 
 
@@ -124,22 +120,9 @@ def test_missing_model_and_empty_folder(tmp_path: Path, capsys: pytest.CaptureFi
     assert str(tmp_path / "nope") in err and "make voice-model" in err
 
 
-@pytest.fixture(scope="module")
-def asterisk_fr() -> Path:
-    """Debian's French Asterisk prompts (human voice, 8 kHz), installed if we may."""
-    if not (ASTERISK_FR / "digits").is_dir():
-        if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            pytest.skip("asterisk-core-sounds-fr-wav not installed (needs root to install)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "asterisk-core-sounds-fr-wav"]
-        if subprocess.run(install, env=env, capture_output=True, timeout=600).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=600)
-            if subprocess.run(install, env=env, capture_output=True, timeout=600).returncode != 0:
-                pytest.skip("could not install asterisk-core-sounds-fr-wav")
-    return ASTERISK_FR
-
-
-def test_debian_asterisk_prompts(asterisk_fr: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_debian_asterisk_prompts(capsys: pytest.CaptureFixture[str]) -> None:
+    # Debian's French Asterisk prompts (human voice, 8 kHz) and their transcript.
+    asterisk_fr = require_french_prompts()
     pairs = {p.name: p for p in find_pairs(asterisk_fr)}
     # The transcript ships in /usr/share/doc/asterisk-core-sounds-fr/core-sounds-fr.txt.gz.
     assert len(pairs) > 300

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from bot.launcher import Stack
+from tests.support.system import require_program
 from tests.voice.baresip import Baresip, make_mic_wav
 from voice.session import VoiceSession
 from voice.sip.agent import SipAgent
@@ -45,6 +46,7 @@ def call_rows(stack: Stack) -> list[sqlite3.Row]:
 @pytest.fixture
 async def silent_mic(tmp_path: Path) -> Path:
     path = tmp_path / "silence.wav"
+    require_program("sox", "sox")
     proc = await asyncio.create_subprocess_exec(
         "sox",
         "-n",

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,8 @@ import pytest
 
 from bot.launcher import Stack
 from tests.conftest import ALWAYS_OPEN, copy_base, free_port, make_settings
-from tests.voice.baresip import BARESIP, Baresip
+from tests.support.system import require_french_prompts, require_program
+from tests.voice.baresip import Baresip
 from tests.voice.test_phone_e2e import voiced_seconds
 from voice.audio import pcm_to_float, read_wav, resample, write_wav
 
@@ -63,10 +63,9 @@ def cut_after_word(wav: Path, word: str, model_dir: Path) -> tuple[bytes, int]:
 def whisper_stack(
     trained_model: Path, demo_base: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    if not QUESTION_WAV.exists():
-        pytest.fail(
-            f"{QUESTION_WAV} is missing: scripts/setup.sh installs asterisk-core-sounds-fr-wav"
-        )
+    require_french_prompts()
+    require_program("baresip", "baresip")
+    require_program("sox", "sox")
     data_dir = tmp_path_factory.mktemp("whisper-stack")
     copy_base(demo_base, data_dir)
     settings = make_settings(data_dir, f"http://127.0.0.1:{free_port()}")
@@ -129,7 +128,6 @@ async def wait_for_reply(stack: Stack, after: int, within: float = 45) -> sqlite
             await asyncio.sleep(0.3)
 
 
-@pytest.mark.skipif(BARESIP is None or shutil.which("sox") is None, reason="needs baresip, sox")
 async def test_spoken_french_question_is_answered_from_the_knowledge_base(
     whisper_stack: Stack, tmp_path: Path
 ) -> None:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.system import require_program
 from tests.voice.baresip import Baresip, free_port
-from tests.voice.kamailio import KAMAILIO, Kamailio
+from tests.voice.kamailio import Kamailio
 from tests.voice.test_baresip import (
     Bot,
     CallRecord,
@@ -40,8 +41,7 @@ QUICK = {"t1": 0.05, "register_check": 0.5, "register_retry_min": 0.2, "register
 
 @pytest.fixture
 async def pbx(tmp_path: Path) -> AsyncIterator[Kamailio]:
-    if not KAMAILIO:
-        pytest.fail("kamailio is missing: install the Debian package kamailio")
+    require_program("kamailio", "kamailio")
     server = Kamailio(tmp_path / "kamailio", USERS)
     await server.start()
     try:

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.support.system import require_program
 from voice.audio import read_wav, resample, silence, split_frames, tone
 from voice.stt import (
     SpeechModelMissing,
@@ -35,8 +35,7 @@ def model_path() -> Path:
 @pytest.fixture(scope="module")
 def speech_8k(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """About 3 s of espeak-ng speech at 8 kHz, padded with silence."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng not installed")
+    require_program("espeak-ng", "espeak-ng")
     wav = tmp_path_factory.mktemp("stt") / "speech.wav"
     text = "Bonjour, je voudrais prendre rendez-vous pour ma carte d'identité."
     subprocess.run(["espeak-ng", "-v", "fr", "-w", str(wav), text], check=True)

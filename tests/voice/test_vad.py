@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.support.system import needs_program
 from voice.audio import dbfs, float_to_pcm, read_wav, resample, silence, split_frames, tone
 from voice.vad import EndReason, SpeechEnded, SpeechStarted, VadEvent, VoiceActivityDetector
 
@@ -137,7 +137,7 @@ def test_bad_frames_and_settings_are_rejected() -> None:
         assert [type(e) for e in events] == [SpeechStarted, SpeechEnded]
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+@needs_program("espeak-ng", "espeak-ng")
 def test_espeak_speech_padded_with_silence(tmp_path: Path) -> None:
     wav = tmp_path / "speech.wav"
     subprocess.run(

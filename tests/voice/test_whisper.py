@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from tests.support.system import needs_french_prompts
 from voice.audio import read_wav, resample
 from voice.eval_stt import evaluate as evaluate_stt
 from voice.eval_stt import find_pairs, normalize, summarise
@@ -74,6 +75,7 @@ def test_an_operators_model_directory_is_used_as_is(tmp_path: Path) -> None:
         WhisperRecognizer(own)
 
 
+@needs_french_prompts
 def test_recognizer_follows_the_streaming_interface(recognizer: WhisperRecognizer) -> None:
     assert isinstance(recognizer, SpeechRecognizer)
     pcm, rate = read_wav(PROMPTS / "vm-goodbye.wav")  # "Au revoir."
@@ -96,9 +98,7 @@ def test_silence_and_noise_give_no_text(recognizer: WhisperRecognizer) -> None:
     assert recognizer.transcribe(b"\x00\x01" * 100) == ""  # 25 ms: too short to be speech
 
 
-@pytest.mark.skipif(
-    not PROMPTS.is_dir(), reason="asterisk-core-sounds-fr-wav is installed by scripts/setup.sh"
-)
+@needs_french_prompts
 # All 252 sentences take about 4 minutes on a quiet 2-core machine, more than the
 # default 300 s on a loaded CI one; a sample would not measure the same target (every
 # 4th sentence scored 16.8 %, its transcripts' own misspellings weigh more).
