@@ -22,26 +22,39 @@ _URL = re.compile(r"\(?\bhttps?://\S+\)?|\bwww\.\S+")
 class Thresholds:
     """When to answer, suggest, or say "not found".
 
-    Chosen by a coarse grid search on tests/data/kb_dev.jsonl (most right
-    answers with at most 8 % false answers on uncovered questions and 5 % wrong
-    answers), then checked on the service-public benchmark; figures in
-    docs/benchmarks.md. Cosines are those of multilingual-e5-small: another
-    embedding model needs new values.
+    Chosen by a coarse grid search on the dev lines of tests/data/kb_dev.jsonl and
+    kb_dev_noisy.jsonl (most right answers with at most 2 % wrong answers and 8 %
+    answers to questions the base does not cover), then measured, not tuned, on the
+    service-public benchmark and the second commune; figures in docs/benchmarks.md.
+    Cosines are those of multilingual-e5-small: another embedding model needs new
+    values.
     """
 
-    # The best article's fused score (cosine + weighted BM25) must reach this...
-    min_score: float = 0.88
-    # ...and be clearly ahead of the second to be given as the answer;
-    # otherwise the citizen chooses among the first three.
+    # The best article's fused score (cosine + weighted BM25) must reach this for
+    # anything to be offered...
+    min_score: float = 0.86
+    # ...and this, clearly ahead of the second, to be given as the answer;
+    answer_min_score: float = 0.88
     answer_margin: float = 0.04
+    # ...or be first for both the words and the meaning, ahead by this much.
+    agreed_margin: float = 0.03
+    # Otherwise the citizen chooses among the first three.
 
 
 def decide(ranked: list[dict[str, Any]], t: Thresholds) -> Confidence:
-    """ranked: metadata of the fused documents (cosine, score...), best first."""
+    """ranked: metadata of the fused documents (cosine, score, ranks...), best first."""
     if not ranked or float(ranked[0].get("score", 0.0)) < t.min_score:
         return Confidence.NOT_FOUND
-    second = float(ranked[1]["score"]) if len(ranked) > 1 else 0.0
-    if float(ranked[0]["score"]) - second >= t.answer_margin:
+    top = ranked[0]
+    score = float(top["score"])
+    margin = score - (float(ranked[1]["score"]) if len(ranked) > 1 else 0.0)
+    if score >= t.answer_min_score and margin >= t.answer_margin:
+        return Confidence.ANSWER
+    # The lexical and the dense retrievers agree on the first article: a smaller
+    # lead suffices (on the dev lines: 56 % answered right instead of 49 %, wrong
+    # answers 0.8 % instead of 0.2 %).
+    agreed = top.get("lexical_rank") == 1 and top.get("dense_rank") == 1
+    if agreed and margin >= t.agreed_margin:
         return Confidence.ANSWER
     return Confidence.AMBIGUOUS
 
