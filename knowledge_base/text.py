@@ -4,11 +4,12 @@ and a lexicon of equivalent expressions (CNI = carte d'identité, ...)."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import Stemmer  # PyStemmer: the Snowball French stemmer in C
+
+from bot.core.text import fold
 
 _STEMMER = Stemmer.Stemmer("french")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -27,13 +28,6 @@ STOP_WORDS = frozenset(
     encore dois doit puis-je puisje possible besoin savoir dire mettre avoir il y
     """.split()
 )
-
-
-def fold(text: str) -> str:
-    """Lowercase without accents; ligatures and apostrophes normalised."""
-    text = text.lower().replace("œ", "oe").replace("æ", "ae").replace("’", "'")
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def words(text: str) -> list[str]:

@@ -31,6 +31,7 @@ from bot.admin.auth import STAFF_SESSION, StaffAuth, current_session, public, re
 from bot.admin.render import render_markdown
 from bot.admin.templates import Flash, Markup
 from bot.admin.users import Role, UserStore
+from bot.core.text import fold as fold_accents
 from knowledge_base.articles import (
     MAX_BODY,
     MAX_TITLE,
@@ -127,10 +128,9 @@ def _can_edit(request: web.Request) -> bool:
 
 # --- text helpers ---
 def fold(text: str) -> str:
-    """Lower case without accents, for searching the way staff type."""
-    decomposed = unicodedata.normalize("NFKD", text.replace("’", "'"))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().split())
+    """Lower case without accents and with single spaces, for searching the way staff
+    type."""
+    return " ".join(fold_accents(text).casefold().split())
 
 
 def slugify(text: str, limit: int = 80) -> str:

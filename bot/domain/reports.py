@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import secrets
-import unicodedata
 
+from bot.core.text import fold
 from bot.storage.reports import DuplicateReference, NewReport, ReportStore, StoredReport
 
 # Category value -> label shown to citizens. Values match the NLU entity values.
@@ -81,12 +81,6 @@ _PHONE_DIGITS = re.compile(r"^(?:\+33|0033|0)[1-9]\d{8}$")
 MIN_LOCATION_CHARS = 3
 MIN_DESCRIPTION_CHARS = 5
 MAX_FIELD_CHARS = 1000
-
-
-def fold(text: str) -> str:
-    """Lowercase and strip accents: citizens often type without them."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def normalise_category(text: str | None) -> str | None:

@@ -24,8 +24,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.text import fold
 from bot.domain.availability import AgentHours
-from bot.domain.reports import CATEGORIES, fold
+from bot.domain.reports import CATEGORIES
 from bot.notifications.config import Department, NotificationSettings
 from bot.notifications.contacts import channel_for, email_address, french_mobile
 from bot.notifications.outbox import NewMessage, enqueue
