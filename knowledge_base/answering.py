@@ -31,10 +31,10 @@ class Thresholds:
     """
 
     # The best article's fused score (cosine + weighted BM25) must reach this for
-    # anything to be offered...
-    min_score: float = 0.86
-    # ...and this, clearly ahead of the second, to be given as the answer;
-    answer_min_score: float = 0.88
+    # anything to be offered (0.86 answered 2 % more on the dev lines but turned
+    # most "not found" of uncovered questions into unrelated suggestions)...
+    min_score: float = 0.88
+    # ...and, to be given as the answer, be clearly ahead of the second;
     answer_margin: float = 0.04
     # ...or be first for both the words and the meaning, ahead by this much.
     agreed_margin: float = 0.03
@@ -48,11 +48,12 @@ def decide(ranked: list[dict[str, Any]], t: Thresholds) -> Confidence:
     top = ranked[0]
     score = float(top["score"])
     margin = score - (float(ranked[1]["score"]) if len(ranked) > 1 else 0.0)
-    if score >= t.answer_min_score and margin >= t.answer_margin:
+    if margin >= t.answer_margin:
         return Confidence.ANSWER
     # The lexical and the dense retrievers agree on the first article: a smaller
-    # lead suffices (on the dev lines: 56 % answered right instead of 49 %, wrong
-    # answers 0.8 % instead of 0.2 %).
+    # lead suffices (on the dev lines: 54 % answered right instead of 49 %, wrong
+    # answers 0.8 % instead of 0.2 %, uncovered questions answered 4.3 % instead of
+    # 3.2 %).
     agreed = top.get("lexical_rank") == 1 and top.get("dense_rank") == 1
     if agreed and margin >= t.agreed_margin:
         return Confidence.ANSWER

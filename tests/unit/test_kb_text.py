@@ -35,12 +35,12 @@ def test_decision_rules() -> None:
     assert decide(clear, t) is Confidence.ANSWER
     close = [{"score": 0.95}, {"score": 0.93}]
     assert decide(close, t) is Confidence.AMBIGUOUS
-    assert decide([{"score": 0.85}, {"score": 0.70}], t) is Confidence.NOT_FOUND
-    # Between the two floors: offered among suggestions, unless both retrievers agree.
-    assert decide([{"score": 0.87}, {"score": 0.70}], t) is Confidence.AMBIGUOUS
+    assert decide([{"score": 0.87}, {"score": 0.70}], t) is Confidence.NOT_FOUND
     assert decide([{"score": 0.9}], t) is Confidence.ANSWER
+    # Both retrievers agree on the first article: a smaller lead is enough.
     agreed = {"lexical_rank": 1, "dense_rank": 1}
-    assert decide([{"score": 0.87, **agreed}, {"score": 0.83}], t) is Confidence.ANSWER
+    assert decide([{"score": 0.93, **agreed}, {"score": 0.90}], t) is Confidence.ANSWER
+    assert decide([{"score": 0.93}, {"score": 0.90}], t) is Confidence.AMBIGUOUS
     assert decide([{"score": 0.95, **agreed}, {"score": 0.93}], t) is Confidence.AMBIGUOUS
     dense_only = {"lexical_rank": 2, "dense_rank": 1}
     assert decide([{"score": 0.95, **dense_only}, {"score": 0.92}], t) is Confidence.AMBIGUOUS
