@@ -17,7 +17,7 @@ _QUESTION = re.compile(
     r"\?|"
     r"\b(comment|quand|pourquoi|combien|quel|quelle|quels|quelles|qui|ou|"
     r"que faire|qu est ce|est ce que|est ce qu|a quelle heure|a qui|aupres de qui|"
-    r"peut on|peut-on|puis je|puis-je|dois je|dois-je|faut il|faut-il|y a t il|"
+    r"peut on|puis je|dois je|faut il|y a t il|"
     r"je voudrais|je voudrai|je souhaite|je souhaiterais|j aimerais|j aimerai|je veux|"
     r"je cherche|je recherche|il me faut|j ai besoin|besoin d|"
     r"savoir|connaitre|renseignement|renseignements|info|infos|information|informations|"
@@ -29,7 +29,7 @@ _QUESTION = re.compile(
 _PROBLEM = re.compile(
     r"\b(casse|cassee|casses|cassees|en panne|ne marche plus|ne marche pas|"
     r"ne fonctionne plus|ne fonctionne pas|bouche|bouchee|fuite|fuit|trou|trous|"
-    r"nid de poule|nids de poule|nid-de-poule|depot sauvage|depots sauvages|"
+    r"nid de poule|nids de poule|depot sauvage|depots sauvages|"
     r"abandonne|abandonnee|abandonnes|dechets|ordures|tag|tags|graffiti|graffitis|"
     r"eteint|eteints|eteinte|arrache|arrachee|renverse|renversee|inonde|inondee|"
     r"degradation|degrade|degradee|effondre|est tombe|est tombee|sont tombes|"
@@ -39,13 +39,20 @@ _PERSON = re.compile(
     r"\b(parler a (un|une|quelqu un)|un humain|une personne|une vraie personne|"
     r"un agent|une agente|un conseiller|une conseillere|un operateur|une operatrice|"
     r"quelqu un de la mairie|etre rappele|etre rappelee|me rappeler|rappelez moi|"
-    r"rappelez-moi|un rappel|le standard)\b"
+    r"un rappel|le standard)\b"
 )
 _TOWN_HALL = re.compile(r"\b(mairie|hotel de ville|accueil)\b")
+# What the town hall's fixed facts answer: when it opens, where it is, how to reach it.
+_PRACTICAL = re.compile(
+    r"\b(horaires?|heures?|ouvert|ouverte|ouvre|ouverture|ferme|fermee|fermeture|adresse|"
+    r"telephone|tel|numero|mail|e mail|email|courriel|contact|contacter|joindre|"
+    r"ou se trouve|ou est|venir|acceder|acces)\b"
+)
 
 
 def _folded(text: str) -> str:
-    return fold(normalise_noisy(text)).replace("'", " ").replace("’", " ")
+    # "est-ce qu'elle", "peut-on": hyphens and apostrophes read as spaces.
+    return fold(normalise_noisy(text)).replace("'", " ").replace("-", " ")
 
 
 def is_question(text: str) -> bool:
@@ -63,3 +70,8 @@ def asks_for_a_person(text: str) -> bool:
 
 def names_the_town_hall(text: str) -> bool:
     return bool(_TOWN_HALL.search(_folded(text)))
+
+
+def asks_hours_or_contact(text: str) -> bool:
+    """Opening hours, an address, a phone number or an e-mail: the town facts' topics."""
+    return bool(_PRACTICAL.search(_folded(text)))

@@ -24,7 +24,11 @@ METADATA_KEY = "guichet"
 KB_ANSWER, KB_AMBIGUOUS, KB_NONE = "answer", "ambiguous", "not_found"
 
 # Intents that answer a knowledge question badly when DIET picks them for one.
-CAPTURES_OF_QUESTIONS = frozenset({"out_of_scope", "bot_capabilities", "nlu_fallback", "inform"})
+# Outside a form "cancel" has nothing to cancel ("je voudrais arrêter de jeter mes
+# épluchures" is about composting).
+CAPTURES_OF_QUESTIONS = frozenset(
+    {"out_of_scope", "bot_capabilities", "nlu_fallback", "inform", "cancel"}
+)
 # Small talk: a long question that opens with "bonjour" or ends with "merci" is a question.
 SMALL_TALK = frozenset({"greet", "thanks", "goodbye", "affirm", "deny"})
 # Answered from the town hall's settings: right only for the town hall itself.
@@ -42,6 +46,9 @@ class Reading:
     problem: bool = False  # states a problem on the public space (something to report)
     asks_person: bool = False  # explicitly asks for a person or a call back
     town_hall: bool = False  # names the town hall itself (mairie, hôtel de ville)
+    practical: bool = False  # asks for opening hours, an address, a phone, an e-mail
+    # The tag of a life event the message names ("on attend un bébé"), from the base.
+    life_event: str | None = None
 
     def as_metadata(self) -> dict[str, Any]:
         return {METADATA_KEY: asdict(self)}
@@ -53,7 +60,10 @@ class Reading:
         if not isinstance(raw, dict):
             return None
         fields = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
-        if not all(isinstance(v, bool) for k, v in fields.items() if k != "kb"):
+        flags = {k: v for k, v in fields.items() if k not in ("kb", "life_event")}
+        if not all(isinstance(v, bool) for v in flags.values()):
+            return None
+        if not isinstance(fields.get("life_event"), (str, type(None))):
             return None
         if fields.get("kb", KB_NONE) not in (KB_ANSWER, KB_AMBIGUOUS, KB_NONE):
             return None
@@ -71,6 +81,9 @@ def choose_intent(predicted: str | None, ranking: list[str], reading: Reading) -
     Returns None to keep the prediction."""
     if reading.emergency:
         return "emergency"
+    if reading.life_event and not reading.in_form:
+        # The whole set of procedures for the event (actions/life_event.py).
+        return "life_event"
     kb_claims = reading.kb == KB_ANSWER or (reading.kb == KB_AMBIGUOUS and reading.question)
     replaced = None
     if predicted == "emergency":
@@ -94,6 +107,8 @@ def choose_intent(predicted: str | None, ranking: list[str], reading: Reading) -
         return "ask_question"  # "comment contacter le service des sports ?"
     if predicted in SMALL_TALK and reading.question:
         return "ask_question"  # "bonjour, comment refaire ma carte d'identité ?"
-    if predicted in TOWN_HALL_FACTS and not reading.town_hall:
-        return "ask_question"  # "horaires de la piscine", not the town hall's
+    if predicted in TOWN_HALL_FACTS and not (reading.town_hall and reading.practical):
+        # "horaires de la piscine" (not the town hall's), "baptême républicain mairie"
+        # (not its hours or contacts).
+        return "ask_question"
     return replaced

@@ -54,4 +54,5 @@ class Understanding:
             problem=cues.states_a_problem(text),
             asks_person=cues.asks_for_a_person(text),
             town_hall=cues.names_the_town_hall(text),
+            practical=cues.asks_hours_or_contact(text),
         )

@@ -17,6 +17,7 @@ from bot.conversation import cues
         "inscription cantine",
         "bonjour comment refaire mon passeport",
         "jvoudrai savoir kel papier il faut",
+        "ma mère est en fauteuil est-ce qu'elle peut se garer",
     ],
 )
 def test_questions(text: str) -> None:
@@ -69,6 +70,14 @@ def test_person(text: str) -> None:
 @pytest.mark.parametrize("text", ["comment contacter le service des sports ?", "horaires piscine"])
 def test_not_person(text: str) -> None:
     assert not cues.asks_for_a_person(text)
+
+
+def test_hours_or_contact() -> None:
+    assert cues.asks_hours_or_contact("À quelle heure ferme la mairie ?")
+    assert cues.asks_hours_or_contact("mail du servic etat civil")
+    assert cues.asks_hours_or_contact("adresse mairie villebrune")
+    assert not cues.asks_hours_or_contact("bapteme republicain mairie")
+    assert not cues.asks_hours_or_contact("chgt prenom mairie dossier")
 
 
 def test_town_hall() -> None:

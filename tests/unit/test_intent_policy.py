@@ -21,6 +21,11 @@ RANKING = ["out_of_scope", "inform", "ask_question", "emergency"]
         # The detector fired: the numbers, whatever DIET thought, in a form too.
         ("ask_question", Reading(emergency=True), "emergency"),
         ("inform", Reading(emergency=True, in_form=True), "emergency"),
+        # A life event named: its procedures, whatever DIET thought, outside forms.
+        ("emergency", Reading(life_event="j'attends un enfant"), "life_event"),
+        ("deny", Reading(life_event="je me marie", kb=KB_ANSWER), "life_event"),
+        ("inform", Reading(life_event="je me marie", in_form=True), None),
+        ("greet", Reading(life_event="x", emergency=True), "emergency"),
         # DIET's emergency without the detector is replaced by its next intent, which
         # the rules below then judge like any other prediction.
         ("emergency", Reading(kb=KB_ANSWER), "ask_question"),  # out_of_scope, answerable
@@ -41,9 +46,16 @@ RANKING = ["out_of_scope", "inform", "ask_question", "emergency"]
         ("report_problem", Reading(kb=KB_ANSWER), None),
         ("request_human", Reading(kb=KB_ANSWER, question=True, asks_person=True), None),
         ("greet", Reading(kb=KB_ANSWER), None),
-        ("opening_hours", Reading(kb=KB_ANSWER, town_hall=True), None),
+        ("opening_hours", Reading(kb=KB_ANSWER, town_hall=True, practical=True), None),
+        ("contact_info", Reading(kb=KB_ANSWER, town_hall=True), "ask_question"),
+        ("cancel", Reading(kb=KB_ANSWER), "ask_question"),
+        ("cancel", Reading(kb=KB_ANSWER, in_form=True), None),
         ("opening_hours", Reading(kb=KB_AMBIGUOUS, question=True), "ask_question"),
-        ("contact_info", Reading(kb=KB_AMBIGUOUS, question=True, town_hall=True), None),
+        (
+            "contact_info",
+            Reading(kb=KB_AMBIGUOUS, question=True, town_hall=True, practical=True),
+            None,
+        ),
         ("opening_hours", Reading(kb=KB_NONE, question=True), None),
         ("bot_challenge", Reading(kb=KB_ANSWER, question=True), None),
         # No knowledge-base answer, or a pending form question: DIET decides.
@@ -79,6 +91,7 @@ def test_reading_round_trips_through_metadata() -> None:
         {"guichet": "yes"},
         {"guichet": {"emergency": "true"}},
         {"guichet": {"kb": "certain"}},
+        {"guichet": {"life_event": 3}},
         ["guichet"],
     ],
 )
