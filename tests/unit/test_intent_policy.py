@@ -32,7 +32,9 @@ RANKING = ["out_of_scope", "inform", "ask_question", "emergency"]
         ("emergency", Reading(kb=KB_AMBIGUOUS, question=True), "ask_question"),
         ("emergency", Reading(in_form=True), "out_of_scope"),
         ("emergency", Reading(question=True), "out_of_scope"),
-        ("emergency", Reading(), "out_of_scope"),
+        # Nothing contradicts it: DIET's emergency stands.
+        ("emergency", Reading(), None),
+        ("emergency", Reading(kb=KB_AMBIGUOUS), None),
         # Questions captured by other intents go to the knowledge base.
         ("out_of_scope", Reading(kb=KB_ANSWER), "ask_question"),
         ("bot_capabilities", Reading(kb=KB_ANSWER), "ask_question"),
@@ -71,7 +73,7 @@ def test_choose_intent(predicted: str, reading: Reading, expected: str | None) -
 
 def test_diets_emergency_without_a_ranking_falls_back() -> None:
     assert choose_intent("emergency", ["emergency"], Reading(in_form=True)) == "inform"
-    assert choose_intent("emergency", [], Reading()) == "nlu_fallback"
+    assert choose_intent("emergency", [], Reading(question=True)) == "nlu_fallback"
     # The knowledge base then answers, or says it has nothing.
     question = Reading(kb=KB_ANSWER, question=True)
     assert choose_intent("emergency", ["emergency", "greet"], question) == "ask_question"
