@@ -7,8 +7,9 @@ gives, per tag, the paraphrases that name the event, the order of its articles
 (what to do first), the words of the introduction and, for hard moments, the words
 said with care before the procedures.
 
-`LifeEvents.match(text)` is pure Python on a few hundred short patterns (well
-under a millisecond): it can run on the event loop.
+`LifeEvents.match(text)` is pure Python on a few hundred short patterns (about a
+millisecond for a chat message): it can run on the event loop; `match_off_loop`
+runs it in a thread for very long messages.
 
 Alias syntax (one phrase per line, matched on `normalise_noisy` text):
 
@@ -16,7 +17,7 @@ Alias syntax (one phrase per line, matched on `normalise_noisy` text):
 - ``a|b`` alternatives; ``word*`` any word starting with ``word``; ``$NAME`` the
   alternatives of group NAME (`groups:` in the file);
 - a plain word also matches its plural or feminine (``-s``, ``-e``, ``-es``,
-  ``-x``), and, from six letters, a spelling one letter away;
+  ``-x``), and, from seven letters, a spelling one letter away (a prefix, from six);
 - an elided word (``j``, ``d``, ``l``…) also matches when glued to the next one
   (``jachete`` for ``j'achete``).
 
@@ -26,6 +27,7 @@ question about one procedure (a price, a form, opening hours): no event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -82,7 +84,7 @@ def _plain_matches(w: str, prefix: bool, token: str) -> bool:
         return len(w) >= 6 and len(token) >= len(w) and _one_edit(token[: len(w)], w)
     if token == w or token in (w + "s", w + "e", w + "es", w + "x"):
         return True
-    return len(w) >= 6 and _one_edit(token, w)
+    return len(w) >= 7 and _one_edit(token, w)
 
 
 @dataclass(frozen=True)
@@ -121,18 +123,18 @@ def _compile(pattern: str, groups: dict[str, str]) -> tuple[_Slot, ...]:
     return _parse(fold(pattern).replace("'", " "), groups)
 
 
-def _possible(slots: Sequence[_Slot], vocabulary: frozenset[str]) -> bool:
+def _possible(slots: Sequence[_Slot], matched: frozenset[_Word]) -> bool:
     """Cheap test before the search: every slot matches some word of the message
     (an elided word may be glued to the next one, so it always passes)."""
-    return all(
-        any(w.text in _ELIDED for w in slot) or any(w.matches(t) for t in vocabulary for w in slot)
-        for slot in slots
-    )
+    return all(any(w in matched or w.text in _ELIDED for w in slot) for slot in slots)
 
 
-def _find(slots: Sequence[_Slot], toks: Sequence[str]) -> int | None:
-    """Index of the first token of the earliest match of `slots` in `toks`, or None."""
-    if not _possible(slots, frozenset(toks)):
+def _find(
+    slots: Sequence[_Slot], toks: Sequence[str], matched: frozenset[_Word] | None = None
+) -> int | None:
+    """Index of the first token of the earliest match of `slots` in `toks`, or None.
+    `matched`: the pattern words that match some token (computed once per message)."""
+    if matched is not None and not _possible(slots, matched):
         return None
     for start in range(len(toks)):
         if _match_from(slots, 0, toks, start, first=True):
@@ -207,6 +209,24 @@ class LifeEvents:
     def __init__(self, events: Iterable[LifeEvent], vetoes: Iterable[tuple[_Slot, ...]] = ()):
         self._events = {e.tag: e for e in events}
         self._vetoes = tuple(vetoes)
+        patterns = [*self._vetoes]
+        for event in self._events.values():
+            patterns.extend(event.patterns)
+            patterns.extend(event.vetoes)
+        # Pattern words by initial: a word only matches tokens with its initial (after
+        # a glued "j" or "d"), so a message is checked against a few dozen of them.
+        self._by_initial: dict[str, list[_Word]] = {}
+        for word in {w for p in patterns for slot in p for w in slot}:
+            self._by_initial.setdefault(word.text[:1], []).append(word)
+
+    def _matched(self, toks: Iterable[str]) -> frozenset[_Word]:
+        matched: set[_Word] = set()
+        for token in set(toks):
+            candidates = list(self._by_initial.get(token[0], ()))
+            if len(token) > 4 and token[0] in "jd":
+                candidates.extend(self._by_initial.get(token[1], ()))
+            matched.update(w for w in candidates if w.matches(token))
+        return frozenset(matched)
 
     @classmethod
     def from_articles(
@@ -272,14 +292,15 @@ class LifeEvents:
     def match(self, text: str) -> LifeEventMatch | None:
         """The life event a message names, or None (an ordinary question, or none)."""
         toks = tokens(text)
-        if not toks or any(_find(v, toks) is not None for v in self._vetoes):
+        matched = self._matched(toks)
+        if not toks or any(_find(v, toks, matched) is not None for v in self._vetoes):
             return None
         best: tuple[int, int, str] | None = None
         for event in self._events.values():
-            if any(_find(v, toks) is not None for v in event.vetoes):
+            if any(_find(v, toks, matched) is not None for v in event.vetoes):
                 continue
             for pattern in event.patterns:
-                if _find(pattern, toks) is None:
+                if _find(pattern, toks, matched) is None:
                     continue
                 weight = sum(max(len(w.text) for w in slot) for slot in pattern)
                 key = (len(pattern), weight, event.tag)
@@ -289,3 +310,7 @@ class LifeEvents:
             return None
         event = self._events[best[2]]
         return LifeEventMatch(event.tag, min(1.0, best[0] / len(toks)), event.articles)
+
+    async def match_off_loop(self, text: str) -> LifeEventMatch | None:
+        """`match` in a worker thread, for very long messages (about 10 ms for 90 words)."""
+        return await asyncio.to_thread(self.match, text)

@@ -34,6 +34,9 @@ EVENTS = [
     ("jsui licencié", "je perds mon emploi"),
     ("on se lance dans la rénovation de la cuisine", "je fais des travaux"),
     ("je me suis fait voler mon sac", "je me suis fait voler"),
+    ("mon mari m'a quittée", "je me sépare"),
+    ("maman nous a quittés", "un proche est décédé"),
+    ("on a eu des jumeaux", "mon enfant est né"),
 ]
 ORDINARY = [
     "comment déclarer une naissance ?",
@@ -43,6 +46,10 @@ ORDINARY = [
     "je veux refaire ma carte d'identité",
     "acte de naissance pour mon mariage",
     "mon permis de construire est refusé",
+    "jeter des vieux meubles",
+    "le conseil municipal a adopté le budget",
+    "comment séparer le verre du plastique",
+    "aides à la rénovation énergétique",
 ]
 
 
@@ -64,6 +71,10 @@ def test_a_message_naming_an_event_finds_it(demo: LifeEvents, text: str, tag: st
 @pytest.mark.parametrize("text", ORDINARY)
 def test_a_question_on_one_procedure_is_no_event(demo: LifeEvents, text: str) -> None:
     assert demo.match(text) is None
+
+
+async def test_match_off_loop_is_match(demo: LifeEvents) -> None:
+    assert await demo.match_off_loop("on attend un bébé") == demo.match("on attend un bébé")
 
 
 def test_the_aliases_file_orders_the_articles_deadlines_first(demo: LifeEvents) -> None:
