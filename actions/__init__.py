@@ -17,6 +17,7 @@ from actions.handoff import (
     ValidateCallbackForm,
 )
 from actions.knowledge import ActionAnswerFromKnowledgeBase
+from actions.life_event import ActionLifeEvent
 from actions.report_form import ActionResetReport, ActionSubmitReport, ValidateSignalementForm
 from actions.town import ActionContactInfo, ActionOpeningHours
 
@@ -31,6 +32,7 @@ def build_actions(deps: ActionDependencies) -> list[Action]:
         ActionSubmitReport(deps),
         ActionResetReport(),
         ActionAnswerFromKnowledgeBase(deps),
+        ActionLifeEvent(deps),
         ValidateCallbackForm(),
         ActionAskCallbackConsent(),
         ActionSubmitCallback(deps),

@@ -8,6 +8,7 @@ from bot.conversation.handoff import HandoffService
 from bot.domain.reports import ReportService
 from bot.settings import TownSettings
 from knowledge_base.interface import KnowledgeSearch
+from knowledge_base.life_events import LifeEvents
 
 
 @dataclass(frozen=True)
@@ -19,3 +20,5 @@ class ActionDependencies:
     knowledge: KnowledgeSearch | None = None
     # None when no handoff service runs: the citizen is then offered a callback.
     handoff: HandoffService | None = None
+    # The life events of the base (KnowledgeBase.life_events()); None: not recognised.
+    life_events: LifeEvents | None = None

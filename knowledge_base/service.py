@@ -26,6 +26,7 @@ from knowledge_base.articles import Article, ArticleError, Status
 from knowledge_base.embeddings import E5Embeddings
 from knowledge_base.index import BATCH, SearchIndex
 from knowledge_base.interface import Confidence, KnowledgeAnswer, Passage
+from knowledge_base.life_events import LifeEvents
 from knowledge_base.logbook import LexiconStore, QueryLog
 from knowledge_base.markdown_io import read_article_file, to_markdown
 from knowledge_base.retrievers import HybridRetriever, hybrid_retriever
@@ -238,6 +239,12 @@ class KnowledgeBase:
         articles = await self.store.all()
         await asyncio.to_thread(write_articles, directory, articles)
         return len(articles)
+
+    async def life_events(self, directory: Path | None = None) -> LifeEvents:
+        """The life events of the published articles, with the aliases file of the
+        base's `directory` (`_life_events.yml`) when there is one. Rebuild after edits."""
+        published = await self.store.all(Status.PUBLISHED)
+        return await asyncio.to_thread(LifeEvents.from_directory, published, directory)
 
     # --- reading ---
     async def rank(self, question: str, k: int = 10) -> list[RankedArticle]:
