@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 from rasa_sdk.executor import ActionExecutor
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import knowledge_base
 from actions import ActionDependencies, build_actions
 from bot.admin import register_admin
 from bot.channels.agent_console import register_agent_console
@@ -41,6 +42,7 @@ from bot.storage.handoffs import HandoffStore, TicketStore
 from bot.storage.reports import ReportStore
 from bot.storage.retention import purge
 from bot.storage.transcripts import TranscriptStore
+from knowledge_base.life_events import ALIASES_FILE
 from knowledge_base.service import KnowledgeBase
 from voice.channel import PhoneChannel
 
@@ -53,6 +55,12 @@ MAX_PUBLIC_REQUEST_BYTES = 64 * 1024
 
 
 PURGE_INTERVAL_S = 6 * 3600
+DEMO_BASE = Path(knowledge_base.__file__).parent / "demo"
+
+
+def life_events_dir(data_dir: Path) -> Path:
+    """Where the aliases of the base's life events are (knowledge_base/life_events.py)."""
+    return data_dir if (data_dir / ALIASES_FILE).is_file() else DEMO_BASE
 
 
 async def purge_periodically(
@@ -139,6 +147,9 @@ class Services:
         presence, locks = shared_state(bus)
         await presence.start()
         transcripts = TranscriptStore(engine)
+        # Life events come from the base's tags; their aliases from the data
+        # directory's _life_events.yml if the town wrote one, else the demo base's.
+        life_events = await knowledge.life_events(life_events_dir(settings.data_dir))
         handoff = HandoffService(
             HandoffStore(engine),
             TicketStore(engine, notifier),
@@ -157,11 +168,15 @@ class Services:
             knowledge.queries,
             handoff,
             locks,
-            Understanding(knowledge, transcripts),
+            Understanding(knowledge, transcripts, life_events),
         )
         executor = ActionExecutor()
         deps = ActionDependencies(
-            town=settings.town, reports=reports, knowledge=knowledge, handoff=handoff
+            town=settings.town,
+            reports=reports,
+            knowledge=knowledge,
+            handoff=handoff,
+            life_events=life_events,
         )
         for action in build_actions(deps):
             executor.register_action(action)

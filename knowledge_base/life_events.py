@@ -276,6 +276,11 @@ class LifeEvents:
             articles, load_aliases(directory / ALIASES_FILE if directory else None)
         )
 
+    def replace_with(self, rebuilt: LifeEvents) -> None:
+        """Take the state of an index rebuilt after articles changed: the conversation
+        layer and the life-event action share this object, so both see the edit."""
+        self.__dict__.update(rebuilt.__dict__)
+
     def __len__(self) -> int:
         return len(self._events)
 

@@ -100,6 +100,8 @@ class KnowledgeBase:
         # Rankings of the last questions: the conversation layer asks whether the base
         # would answer, then the knowledge action asks for the answer, in one turn.
         self._recent: OrderedDict[str, tuple[float, list[RankedArticle]]] = OrderedDict()
+        # The life events handed out by life_events(), with their aliases' folder.
+        self._life_events: tuple[LifeEvents, Path | None] | None = None
 
     # --- life cycle ---
     async def start(self) -> None:
@@ -145,7 +147,8 @@ class KnowledgeBase:
         while True:
             await asyncio.sleep(interval_s)
             try:
-                await self.sync()
+                if await self.sync():
+                    await self._refresh_life_events()
                 await self._follow_lexicon()
             except Exception:
                 log.exception("knowledge base sync failed; retrying")
@@ -174,6 +177,7 @@ class KnowledgeBase:
 
     async def _after_write(self, saved: Article) -> None:
         await self._index_many([saved])
+        await self._refresh_life_events()
 
     async def _index_many(self, articles: list[Article]) -> None:
         if articles:
@@ -233,6 +237,7 @@ class KnowledgeBase:
         await self._index_many(pending)
         async with self._write_lock:
             self._revision = max(self._revision, await self.store.revision())
+        await self._refresh_life_events()
         return report
 
     async def export_dir(self, directory: Path) -> int:
@@ -242,9 +247,21 @@ class KnowledgeBase:
 
     async def life_events(self, directory: Path | None = None) -> LifeEvents:
         """The life events of the published articles, with the aliases file of the
-        base's `directory` (`_life_events.yml`) when there is one. Rebuild after edits."""
+        base's `directory` (`_life_events.yml`) when there is one. The object returned
+        is kept up to date: rebuilt in place when articles change."""
         published = await self.store.all(Status.PUBLISHED)
-        return await asyncio.to_thread(LifeEvents.from_directory, published, directory)
+        events = await asyncio.to_thread(LifeEvents.from_directory, published, directory)
+        self._life_events = (events, directory)
+        return events
+
+    async def _refresh_life_events(self) -> None:
+        if self._life_events is None:
+            return
+        events, directory = self._life_events
+        published = await self.store.all(Status.PUBLISHED)
+        events.replace_with(
+            await asyncio.to_thread(LifeEvents.from_directory, published, directory)
+        )
 
     # --- reading ---
     async def rank(self, question: str, k: int = 10) -> list[RankedArticle]:
@@ -274,8 +291,13 @@ class KnowledgeBase:
     async def would_answer(self, question: str) -> str:
         """What `answer` would decide ("answer", "ambiguous", "not_found"); nothing is
         logged, and the ranking is kept for the answer that may follow."""
+        return (await self.verdict(question))[0]
+
+    async def verdict(self, question: str) -> tuple[str, str | None]:
+        """`would_answer` and the article it would answer with (None unless "answer")."""
         ranked = await self.rank(question)
-        return decide([r.evidence for r in ranked], self.thresholds).value
+        confidence = decide([r.evidence for r in ranked], self.thresholds)
+        return confidence.value, ranked[0].slug if confidence is Confidence.ANSWER else None
 
     async def preview(
         self, question: str, *, voice: bool = False

@@ -14,15 +14,21 @@ import logging
 from typing import Protocol
 
 from bot.conversation import cues
-from bot.conversation.intent_policy import KB_NONE, Reading
+from bot.conversation.intent_policy import KB_ANSWER, KB_NONE, Reading
+from knowledge_base.life_events import LifeEventMatch
 
 log = logging.getLogger(__name__)
 
 
 class KnowledgeProbe(Protocol):
-    async def would_answer(self, question: str) -> str:
-        """ "answer", "ambiguous" or "not_found", logging nothing."""
+    async def verdict(self, question: str) -> tuple[str, str | None]:
+        """What the base would do ("answer", "ambiguous" or "not_found") and the
+        article of an "answer"; logging nothing."""
         ...
+
+
+class LifeEventFinder(Protocol):
+    def match(self, text: str) -> LifeEventMatch | None: ...
 
 
 class PendingQuestion(Protocol):
@@ -32,20 +38,34 @@ class PendingQuestion(Protocol):
 
 
 class Understanding:
-    def __init__(self, knowledge: KnowledgeProbe | None, pending: PendingQuestion) -> None:
+    def __init__(
+        self,
+        knowledge: KnowledgeProbe | None,
+        pending: PendingQuestion,
+        life_events: LifeEventFinder | None = None,
+    ) -> None:
         self._knowledge = knowledge
         self._pending = pending
+        self._life_events = life_events
 
     async def read(self, conversation_id: str, text: str, emergency: bool) -> Reading:
         in_form = await self._pending.expected_slot(conversation_id) is not None
-        kb = KB_NONE
+        kb, answer = KB_NONE, None
         # Inside a form the answer belongs to the form; the search would be wasted.
         if self._knowledge is not None and not emergency and not in_form:
             try:
-                kb = await self._knowledge.would_answer(text)
+                kb, answer = await self._knowledge.verdict(text)
             except Exception:
                 # Without the knowledge base's view, DIET decides alone (as before).
                 log.exception("knowledge base probe failed")
+        event = None
+        if self._life_events is not None and not emergency and not in_form:
+            # Pure Python, about 1 ms for a chat message (10 ms for 90 words).
+            found = self._life_events.match(text)
+            # A clear answer from an article the event does not hold means the
+            # message asks about one procedure: the answer, not the whole set.
+            if found is not None and not (kb == KB_ANSWER and answer not in found.articles):
+                event = found.tag
         return Reading(
             emergency=emergency,
             in_form=in_form,
@@ -55,4 +75,5 @@ class Understanding:
             asks_person=cues.asks_for_a_person(text),
             town_hall=cues.names_the_town_hall(text),
             practical=cues.asks_hours_or_contact(text),
+            life_event=event,
         )

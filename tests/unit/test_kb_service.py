@@ -188,3 +188,17 @@ async def test_would_answer_logs_nothing_and_its_ranking_serves_the_answer(
     )
     await kb.answer(question)
     assert calls == 1
+
+
+async def test_life_events_follow_edits_of_the_articles(kb: KnowledgeBase) -> None:
+    events = await kb.life_events(None)
+    assert "je range mon grenier" not in events.tags()
+    article = await kb.store.get(SAMPLE[0])
+    assert article is not None
+    await kb.save(
+        dataclasses.replace(article, life_events=("je range mon grenier",)),
+        "test",
+        article.version,
+    )
+    # The same object, rebuilt in place: the reader and the action both see it.
+    assert events.articles("je range mon grenier") == [SAMPLE[0]]

@@ -9,19 +9,20 @@ import pytest
 
 from bot.conversation.intent_policy import KB_AMBIGUOUS, KB_ANSWER, KB_NONE, Reading
 from bot.conversation.understanding import Understanding
+from knowledge_base.life_events import LifeEventMatch
 from tests.support.rasa_double import RasaDouble
 from tests.unit.test_webchat import app_client
 
 
 class Probe:
-    def __init__(self, verdict: str = KB_ANSWER, fails: bool = False) -> None:
-        self.verdict, self.fails, self.asked = verdict, fails, list[str]()
+    def __init__(self, kb: str = KB_ANSWER, fails: bool = False, slug: str = "a") -> None:
+        self.kb, self.fails, self.slug, self.asked = kb, fails, slug, list[str]()
 
-    async def would_answer(self, question: str) -> str:
+    async def verdict(self, question: str) -> tuple[str, str | None]:
         self.asked.append(question)
         if self.fails:
             raise RuntimeError("index away")
-        return self.verdict
+        return self.kb, self.slug if self.kb == KB_ANSWER else None
 
 
 class Pending:
@@ -105,3 +106,39 @@ async def test_an_emergency_is_read_as_such(data_dir: Path, text: str) -> None:
             assert reading is not None and reading.emergency
     finally:
         await server.close()
+
+
+class Events:
+    """A life-event finder that recognises one phrase."""
+
+    def __init__(self, articles: tuple[str, ...]) -> None:
+        self.articles = articles
+
+    def match(self, text: str) -> LifeEventMatch | None:
+        if "bébé" not in text:
+            return None
+        return LifeEventMatch(tag="j'attends un enfant", score=1.0, articles=self.articles)
+
+
+async def test_a_life_event_is_read_unless_the_base_answers_another_procedure() -> None:
+    event = Events(("naissance-declaration", "creche"))
+    reading = await Understanding(Probe(KB_AMBIGUOUS), Pending(), event).read(
+        "c1", "on attend un bébé", False
+    )
+    assert reading.life_event == "j'attends un enfant"
+    # The base answers with one of the event's articles: still the whole set.
+    inside = Probe(KB_ANSWER, slug="creche")
+    assert (await Understanding(inside, Pending(), event).read("c1", "bébé", False)).life_event
+    # It answers with an article the event does not hold: one procedure was asked.
+    outside = Probe(KB_ANSWER, slug="piscine-bebes-nageurs")
+    one = await Understanding(outside, Pending(), event).read("c1", "bébé nageur ?", False)
+    assert one.life_event is None
+    # Inside a form or an emergency, no life event.
+    in_form = await Understanding(Probe(), Pending("report_location"), event).read(
+        "c1", "devant le bébé", False
+    )
+    assert in_form.life_event is None
+    urgent = await Understanding(Probe(), Pending(), event).read(
+        "c1", "le bébé ne respire plus", True
+    )
+    assert urgent.life_event is None
