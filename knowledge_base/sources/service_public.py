@@ -188,8 +188,6 @@ class _Renderer:
         self.town = town
         self.sp_url = sp_url
         self.lines: list[str] = []
-        self.services: dict[str, str] = {}  # url -> Markdown line, in order met
-        self.pivots: list[str] = []
 
     def out(self, line: str) -> None:
         if line.strip():
@@ -249,7 +247,7 @@ class _Renderer:
                 self.out(line)
         elif tag == "OuSAdresser":
             self.out(self.where(element))
-        elif tag in ("Texte", "Introduction", "FragmentConditionne", "Item", "Cas", "Description"):
+        elif tag in ("Texte", "Introduction", "FragmentConditionne", "Item", "Cas"):
             self.block(element, path)
         else:  # an element this renderer does not know: keep its words
             self.block(element, path)
@@ -268,7 +266,6 @@ class _Renderer:
         notes = ", ".join(p for p in (kind, f"Cerfa n° {_clean(cerfa)}" if cerfa else "") if p)
         # A bare address: passages drop Markdown link targets, not plain URLs.
         line = f"- {title}" + (f" ({notes})" if notes else "") + f" : {url}"
-        self.services.setdefault(url, line)
         return line
 
     def where(self, element: ET.Element) -> str:
@@ -289,8 +286,6 @@ class _Renderer:
             line = f"{title} : {url}" if url else title
             if details:
                 line = f"{line} — {_clean(details)}"
-        if line not in self.pivots:
-            self.pivots.append(line)
         return line
 
 
@@ -304,7 +299,8 @@ def render_body(publication: ET.Element, town: TownSettings | None) -> str:
             renderer.block(part, [])
     main = "\n".join(renderer.lines).strip()
     tail: list[str] = []
-    # The fiche's own "Où s'adresser ?" and services, when not already given in the text.
+    # The fiche's own "Où s'adresser ?" and services, as sections of their own (also
+    # when the text already mentions them): a question about where to go finds them.
     where = [renderer.where(o) for o in publication.findall("OuSAdresser")]
     services = [renderer.service_line(s) for s in publication.findall("ServiceEnLigne")]
     if where:
