@@ -16,6 +16,7 @@ import logging
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +40,26 @@ async def open_base() -> KnowledgeBase:
     return kb
 
 
-async def cmd_import(directory: Path, author: str) -> int:
-    if not directory.is_dir():
-        print(f"knowledge_base: {directory} is not a directory", file=sys.stderr)
-        return 2
-    kb = await open_base()
-    started = time.perf_counter()
+def progress_bar(total: int, unit: str) -> tuple[Any, Callable[[int, int, str], None]]:
+    """A progress bar on a terminal (none in logs) and the import callback moving it."""
     bar = tqdm(
-        total=len(list(directory.glob("*.md"))),
-        unit="article",
-        file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-        mininterval=0.5,
+        total=total, unit=unit, file=sys.stderr, disable=not sys.stderr.isatty(), mininterval=0.5
     )
 
     def progress(done: int, total: int, name: str) -> None:
         bar.update(1)
         bar.set_postfix_str(name[:40])
 
+    return bar, progress
+
+
+async def cmd_import(directory: Path, author: str) -> int:
+    if not directory.is_dir():
+        print(f"knowledge_base: {directory} is not a directory", file=sys.stderr)
+        return 2
+    kb = await open_base()
+    started = time.perf_counter()
+    bar, progress = progress_bar(len(list(directory.glob("*.md"))), "article")
     report = await kb.import_dir(directory, author, progress)
     bar.close()
     elapsed = time.perf_counter() - started
@@ -78,18 +81,7 @@ async def cmd_import_service_public(path: Path, author: str, archive: bool) -> i
         return 2
     kb = await open_base()
     started = time.perf_counter()
-    bar = tqdm(
-        total=len(source),
-        unit="fiche",
-        file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-        mininterval=0.5,
-    )
-
-    def progress(done: int, total: int, name: str) -> None:
-        bar.update(1)
-        bar.set_postfix_str(name[:40])
-
+    bar, progress = progress_bar(len(source), "fiche")
     report = await kb.import_source(source, author, progress, archive_missing=archive)
     bar.close()
     elapsed = time.perf_counter() - started

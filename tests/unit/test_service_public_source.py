@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from bot.settings import OpeningSlot, TownSettings
-from bot.storage.database import create_engine, create_schema
 from knowledge_base.articles import Article, Status, article_from_fields
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.sources import source_of
@@ -24,6 +23,7 @@ from knowledge_base.sources.service_public import (
     publication_from_xml,
     to_xml,
 )
+from tests.unit.test_kb_service import open_kb
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "service_public"
 DEMO = Path(__file__).resolve().parents[2] / "knowledge_base" / "demo"
@@ -144,15 +144,6 @@ async def stored_status(kb: KnowledgeBase, slug: str) -> Status:
     article = await kb.store.get(slug)
     assert article is not None, slug
     return article.status
-
-
-async def open_kb(data_dir: Path) -> KnowledgeBase:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite+aiosqlite:///{data_dir / 'guichet.db'}")
-    await create_schema(engine)
-    kb = KnowledgeBase(engine, data_dir)
-    await kb.start()
-    return kb
 
 
 @pytest.fixture
