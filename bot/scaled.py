@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import os
 import pwd
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ from bot.launcher import (
 )
 from bot.settings import SettingsError, load_settings
 
-PG_BIN = Path(os.environ.get("GUICHET_PG_BIN", "/usr/lib/postgresql/15/bin"))
+PG_LIB = Path("/usr/lib/postgresql")  # Debian: one <version>/bin per installed server
 REDIS_BIN = shutil.which("redis-server") or "/usr/bin/redis-server"
 NGINX_BIN = shutil.which("nginx") or "/usr/sbin/nginx"
 CHROMA_BIN = ROOT / ".venv" / "bin" / "chroma"
@@ -53,11 +54,64 @@ RASA_DB = "rasa"
 HOST = "127.0.0.1"
 
 
+def _server_dir(path: Path) -> bool:
+    return all(os.access(path / name, os.X_OK) for name in ("postgres", "initdb"))
+
+
+def _version_key(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in path.parent.name.split(".") if part.isdigit())
+
+
+def find_postgres_bindir(
+    env: Mapping[str, str] | None = None,
+    lib_root: Path = PG_LIB,
+    pg_config: str | None = None,
+) -> Path | None:
+    """The directory of PostgreSQL's server programs (postgres, initdb), any version:
+
+    1. $GUICHET_PG_BIN when set (taken as given);
+    2. `pg_config --bindir`, if the server programs are there;
+    3. the newest `<lib_root>/<version>/bin` holding them, as Debian's pg_wrapper and
+       pg_lsclusters find the installed servers;
+    4. the directory of `postgres` on PATH (other distributions).
+    None when there is none."""
+    if env is None:
+        env = os.environ
+    if env.get("GUICHET_PG_BIN"):
+        return Path(env["GUICHET_PG_BIN"])
+    config = pg_config if pg_config is not None else shutil.which("pg_config")
+    if config:
+        try:
+            out = subprocess.run(
+                [config, "--bindir"], capture_output=True, text=True, timeout=10, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        if out and _server_dir(Path(out)):
+            return Path(out)
+    installed = [b for b in lib_root.glob("*/bin") if _server_dir(b)]
+    if installed:
+        return max(installed, key=_version_key)
+    on_path = shutil.which("postgres", path=env.get("PATH"))
+    if on_path and _server_dir(Path(on_path).parent):
+        return Path(on_path).parent
+    return None
+
+
+@functools.cache
+def pg_bin() -> Path:
+    """The server programs' directory (see find_postgres_bindir); Debian's default
+    location when none is found, so the error names a real place."""
+    return find_postgres_bindir() or PG_LIB / "15" / "bin"
+
+
 def missing_binaries() -> list[str]:
     """What the scaled stack needs and this machine lacks (empty: all there)."""
+    bindir = pg_bin()
     needed = {
-        "postgres (postgresql-15)": PG_BIN / "postgres",
-        "initdb (postgresql-15)": PG_BIN / "initdb",
+        f"postgres (a PostgreSQL server, e.g. postgresql-15; looked in {bindir})": bindir
+        / "postgres",
+        f"initdb (a PostgreSQL server; looked in {bindir})": bindir / "initdb",
         "redis-server": Path(REDIS_BIN),
         "nginx": Path(NGINX_BIN),
         "chroma (chromadb in .venv)": CHROMA_BIN,
@@ -635,7 +689,7 @@ def postgres_service(data_dir: Path, port: int, logs: Path) -> Service:
         with (logs / "postgres-initdb.out").open("ab") as initdb_log:
             subprocess.run(
                 [
-                    str(PG_BIN / "initdb"),
+                    str(pg_bin() / "initdb"),
                     "-D",
                     str(pgdata),
                     "--username",
@@ -656,7 +710,7 @@ def postgres_service(data_dir: Path, port: int, logs: Path) -> Service:
     return Service(
         "postgres",
         [
-            str(PG_BIN / "postgres"),
+            str(pg_bin() / "postgres"),
             "-D",
             str(pgdata),
             "-p",
@@ -677,7 +731,7 @@ def postgres_service(data_dir: Path, port: int, logs: Path) -> Service:
 
 
 def _pg_ready(port: int) -> bool:
-    isready = PG_BIN / "pg_isready"
+    isready = pg_bin() / "pg_isready"
     if not isready.exists():
         return True
     return (

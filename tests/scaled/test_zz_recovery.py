@@ -1,5 +1,6 @@
-"""Runs last on the shared scaled stack: PostgreSQL and Redis go away and come back;
-each app instance says it is degraded meanwhile and recovers by itself."""
+"""PostgreSQL and Redis of the shared scaled stack go away and come back; each app
+instance says it is degraded meanwhile and recovers by itself. Marked disruptive, so
+it runs after every other test (tests/conftest.py), whatever the file order."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from bot.scaled import ScaledStack
 from tests.support.chat import Chat
 
-pytestmark = [pytest.mark.scaled, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.scaled, pytest.mark.disruptive, pytest.mark.timeout(600)]
 
 RECOVERY_BOUND_S = 60.0
 

@@ -20,6 +20,8 @@ class RasaDouble:
     feedback: dict[str, Any] | None = None
     # Attached to the second reply when set, as a form question does (the slot asked).
     expects: str | None = None
+    # Events appended to a tracker through the HTTP API, by conversation id.
+    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def app(self) -> web.Application:
         async def webhook(request: web.Request) -> web.Response:
@@ -46,10 +48,17 @@ class RasaDouble:
                 ]
             )
 
+        async def append_events(request: web.Request) -> web.Response:
+            body = await request.json()
+            events = body if isinstance(body, list) else [body]
+            self.events.setdefault(request.match_info["sender"], []).extend(events)
+            return web.json_response({"sender_id": request.match_info["sender"]})
+
         async def root(_: web.Request) -> web.Response:
             return web.Response(text="Hello from Rasa: 3.6.21")
 
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", webhook)
+        app.router.add_post("/conversations/{sender}/tracker/events", append_events)
         app.router.add_get("/", root)
         return app

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.admin.users import Role, UserStore
 from bot.app import Services, create_public_app
-from tests.conftest import ALWAYS_OPEN, make_settings
+from tests.conftest import ALWAYS_OPEN, copy_base, make_settings
 from tests.support.rasa_double import RasaDouble
 from tests.unit.test_admin_auth import PASSWORD, Browser
 
@@ -45,10 +45,12 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
+async def env(tmp_path_factory: pytest.TempPathFactory, demo_base: Path) -> AsyncIterator[Env]:
     rasa = TestServer(RasaDouble().app(), host="127.0.0.1")
     await rasa.start_server()
     data_dir = tmp_path_factory.mktemp("console-data")
+    # The demo articles, so the console's knowledge-base search has something to find.
+    copy_base(demo_base, data_dir)
     settings = make_settings(
         data_dir,
         str(rasa.make_url("")).rstrip("/"),
@@ -292,7 +294,11 @@ async def test_queue_claim_relay_and_hand_back(env: Env, agent: Browser) -> None
         assert typing == {"type": "typing", "handoff_id": handoff_id, "role": "user", "on": True}
 
         await ws.send_json({"type": "kb_search", "query": "carte d'identité"})
-        assert isinstance((await next_frame(ws, "kb_results"))["results"], list)
+        results = (await next_frame(ws, "kb_results"))["results"]
+        assert results and results[0]["slug"] == "carte-identite-demande", results
+        assert results[0]["title"] and results[0]["url"]
+        await ws.send_json({"type": "kb_search", "query": "  "})
+        assert (await next_frame(ws, "kb_results"))["results"] == []
 
         await ws.send_json({"type": "hand_back", "handoff_id": handoff_id})
         back = await handoff_frame(citizen, "bot")

@@ -102,8 +102,13 @@ async def test_held_conversation_is_relayed_both_ways_and_survives_restart(
         )  # type: ignore[arg-type]
         pushed = await next_frame(ws, "agent")
         assert pushed["messages"][0]["text"] == "Bonjour, je vous écoute."
-    # Rasa logged the citizen's message (paused) and got the agent's as a bot event.
+    # Rasa logged the citizen's message (paused) and got the agent's as a bot event
+    # (appended in the background).
     assert [r["message"] for r in rasa[0].received] == ["bonjour, j'attends un agent"]
+    agent_event = {"event": "bot", "text": "Bonjour, je vous écoute."}
+    async with asyncio.timeout(5):
+        while agent_event not in rasa[0].events.get(session, []):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
     # Restart: the handoff and the transcript are still there.
     await client.close()
     await services.close()
@@ -116,9 +121,13 @@ async def test_held_conversation_is_relayed_both_ways_and_survives_restart(
     # The agent is not connected after the restart: after the grace period the
     # conversation goes back to the queue.
     await services.handoff.requeue_orphans()
-    await asyncio.sleep(0.5)
-    held = await services.handoff.open_for(session)
-    assert held is not None and held.status == "waiting"
+    async with asyncio.timeout(5):
+        while True:
+            held = await services.handoff.open_for(session)
+            assert held is not None
+            if held.status == "waiting":
+                break
+            await asyncio.sleep(0.02)
     await client.close()
     await services.close()
 

@@ -418,21 +418,22 @@ async def test_page_shows_accessible_charts_with_their_numbers(
             assert resp.status == 200, email
         finally:
             await b.close()
-    assert '<a href="/admin/stats" aria-current="page">Statistiques</a>' in html
-    assert "<h1>Statistiques</h1>" in html
-    assert "50,0\u00a0% (1 sur 2)" in html  # resolved without an agent
-    assert "médiane 5\u00a0s" in html
-    svgs = re.findall(r"<svg [^>]*>", html)
-    assert len(svgs) == 8
-    for svg in svgs:
-        assert 'role="img"' in svg and "aria-labelledby=" in svg
-    assert html.count("<title id=") == 8 and html.count("<desc id=") == 8
-    assert html.count("<table") == 8  # the numbers of each chart
-    assert "<script>alert(1)</script>" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
-    # Top intents read from the tracker store file.
-    assert 'id="chart-intents"' in html and ">greet<" in html
-    assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        # Every role sees the same, whole page.
+        assert '<a href="/admin/stats" aria-current="page">Statistiques</a>' in html
+        assert "<h1>Statistiques</h1>" in html
+        assert "50,0\u00a0% (1 sur 2)" in html  # resolved without an agent
+        assert "médiane 5\u00a0s" in html
+        svgs = re.findall(r"<svg [^>]*>", html)
+        assert len(svgs) == 8
+        for svg in svgs:
+            assert 'role="img"' in svg and "aria-labelledby=" in svg
+        assert html.count("<title id=") == 8 and html.count("<desc id=") == 8
+        assert html.count("<table") == 8  # the numbers of each chart
+        assert "<script>alert(1)</script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
+        # Top intents read from the tracker store file.
+        assert 'id="chart-intents"' in html and ">greet<" in html
+        assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'")
 
 
 async def test_csv_export_and_access_rules(app: tuple[Services, str]) -> None:

@@ -50,6 +50,17 @@ def run_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, o
     return dict(json.loads(out))
 
 
+def word_errors(ref: list[str], hyp: list[str]) -> int:
+    """Levenshtein distance over words, written here independently of eval_stt."""
+    table = {(i, 0): i for i in range(len(ref) + 1)} | {(0, j): j for j in range(len(hyp) + 1)}
+    for i, r in enumerate(ref, 1):
+        for j, h in enumerate(hyp, 1):
+            table[i, j] = min(
+                table[i - 1, j] + 1, table[i, j - 1] + 1, table[i - 1, j - 1] + (r != h)
+            )
+    return table[len(ref), len(hyp)]
+
+
 def test_folder_of_wav_and_txt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     espeak_wav(tmp_path / "bonjour.wav", "Bonjour madame")
     (tmp_path / "bonjour.txt").write_text("Bonjour madame.\n", encoding="utf-8")
@@ -57,19 +68,31 @@ def test_folder_of_wav_and_txt(tmp_path: Path, capsys: pytest.CaptureFixture[str
     sub.mkdir()
     write_wav(sub / "bip.wav", tone(440, 500) + silence(300), 8000)
     (sub / "bip.txt").write_text("bip 2", encoding="utf-8")
+    # Known transcript: silence is heard as nothing, so its 3 words are 3 deletions.
+    write_wav(tmp_path / "quiet.wav", silence(1000), 8000)
+    (tmp_path / "quiet.txt").write_text("Trois mots ici", encoding="utf-8")
     write_wav(tmp_path / "orphan.wav", silence(200), 8000)  # no transcript: ignored
 
     summary = run_json([str(tmp_path), "--model", str(korean_model())], capsys)
     assert summary["engine"] == "vosk"
-    assert summary["files"] == 2
-    assert summary["ref_words"] == 4  # bonjour madame / bip deux
-    assert isinstance(summary["wer"], float) and summary["wer"] >= 0.0
+    assert summary["files"] == 3
+    assert summary["ref_words"] == 7  # bonjour madame / bip deux / trois mots ici
     assert isinstance(summary["rtf"], float) and summary["rtf"] > 0.0
     assert isinstance(summary["load_s"], float)
-    items = summary["items"]
-    assert isinstance(items, list)
-    assert {i["name"] for i in items} == {"bonjour", "sub/bip"}
-    assert all(isinstance(i["hypothesis"], str) for i in items)
+    items = {i["name"]: i for i in summary["items"]}  # type: ignore[attr-defined]
+    assert set(items) == {"bonjour", "sub/bip", "quiet"}
+    quiet = items["quiet"]
+    assert (quiet["hypothesis"], quiet["ref_words"], quiet["errors"]) == ("", 3, 3)
+    # Each item scored as word edits between the normalised texts; the total WER is
+    # all errors over all reference words (not a mean of per-file rates).
+    for item in items.values():
+        ref, hyp = normalize(item["reference"]), normalize(item["hypothesis"])
+        assert item["ref_words"] == len(ref)
+        assert item["errors"] == word_errors(ref, hyp), item
+    errors = sum(i["errors"] for i in items.values())
+    assert summary["errors"] == errors
+    assert summary["wer"] == pytest.approx(errors / 7)
+    assert 3 / 7 <= summary["wer"]  # at least the silent file's deletions
 
 
 def test_transcripts_tsv_and_text_report(
