@@ -111,7 +111,7 @@ def messages(stack: Stack, conversation_id: str) -> list[sqlite3.Row]:
     with sqlite3.connect(stack.settings.data_dir / "guichet.db") as db:
         db.row_factory = sqlite3.Row
         return db.execute(
-            "SELECT role, text FROM messages WHERE conversation_id = ? ORDER BY id",
+            "SELECT role, text, data FROM messages WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         ).fetchall()
 

@@ -29,6 +29,7 @@ from bot.launcher import Stack
 from tests.conftest import ALWAYS_OPEN, copy_base, free_port, make_settings
 from tests.support.system import require_french_prompts, require_program
 from tests.voice.baresip import Baresip
+from tests.voice.test_phone_e2e import messages as conversation
 from tests.voice.test_phone_e2e import voiced_seconds
 from voice.audio import pcm_to_float, read_wav, resample, write_wav
 
@@ -86,15 +87,6 @@ def whisper_stack(
         yield running
     finally:
         running.stop()
-
-
-def conversation(stack: Stack, conversation_id: str) -> list[sqlite3.Row]:
-    with sqlite3.connect(stack.settings.data_dir / "guichet.db") as db:
-        db.row_factory = sqlite3.Row
-        return db.execute(
-            "SELECT role, text, data FROM messages WHERE conversation_id = ? ORDER BY id",
-            (conversation_id,),
-        ).fetchall()
 
 
 def last_call(stack: Stack) -> sqlite3.Row | None:
