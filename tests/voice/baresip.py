@@ -40,6 +40,20 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
+def free_sip_port() -> int:
+    """A port for baresip's `sip_listen`: baresip also binds SIP/TLS on the next port
+    (TCP), so both must be free, or baresip exits with "Address already in use"."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as tls:
+            try:
+                tls.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free pair of ports")
+
+
 def free_even_port() -> int:
     """An even UDP port free on 127.0.0.1 (RTP ports are even), outside any fixed range."""
     for _ in range(100):
@@ -88,7 +102,7 @@ class Baresip:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name
-        self.sip_port = free_port()
+        self.sip_port = free_sip_port()
         self.ctrl_port = free_port()
         self.rtp_base = 0
         self.mic_wav = mic_wav
@@ -134,7 +148,20 @@ class Baresip:
         (self.dir / "accounts").write_text(account)
         (self.dir / "contacts").write_text("")
 
-    async def start(self, within: float = 10.0) -> None:
+    async def start(self, within: float = 10.0, attempts: int = 3) -> None:
+        """Start baresip; a port taken between our probe and baresip's bind (another
+        test's process can take it in that window) means new ports and a new attempt."""
+        for attempt in range(attempts):
+            try:
+                await self._start_once(within)
+                return
+            except RuntimeError as error:
+                if "Address already in use" not in str(error) or attempt == attempts - 1:
+                    raise
+                self.sip_port = free_sip_port()
+                self.ctrl_port = free_port()
+
+    async def _start_once(self, within: float) -> None:
         assert BARESIP, "baresip is not installed"
         self.write_config()
         log = (self.dir / "baresip.log").open("wb")
@@ -154,6 +181,7 @@ class Baresip:
                 break
             except OSError:
                 if asyncio.get_running_loop().time() > deadline or self.proc.returncode is not None:
+                    await stop_process(self.proc, 5.0)
                     raise RuntimeError(f"baresip did not start: {self.log()}") from None
                 await asyncio.sleep(0.05)
         self._reader_task = asyncio.create_task(self._read(reader))
