@@ -51,9 +51,10 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.admin.users import Role, UserStore
+from bot.core.db import create_engine
 from bot.launcher import ROOT, Stack, ensure_model
+from bot.schema import create_schema
 from bot.settings import load_settings
-from bot.storage.database import create_engine, create_schema
 
 MAX_PAIRS = 200
 MAX_MESSAGES = 100

@@ -30,7 +30,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from bot.app import Services, create_public_app
-from bot.domain.privacy import redact
+from bot.core.privacy import redact
 from bot.settings import load_settings
 from tests.unit.test_privacy import ADVERSARIAL
 

@@ -25,7 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.storage.database import create_engine, create_schema
+from bot.core.db import create_engine
+from bot.schema import create_schema
 from knowledge_base.__main__ import evaluate, percentile
 from knowledge_base.articles import article_from_fields
 from knowledge_base.service import KnowledgeBase

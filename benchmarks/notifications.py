@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from bot.app import start_notifications  # noqa: E402
+from bot.core.db import create_engine  # noqa: E402
 from bot.notifications.outbox import outbox as outbox_table  # noqa: E402
-from bot.storage.database import create_engine, create_schema  # noqa: E402
+from bot.schema import create_schema  # noqa: E402
 from bot.storage.reports import NewReport, ReportStore  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 from tests.notifications.conftest import notification_env  # noqa: E402

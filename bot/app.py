@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import knowledge_base
 from actions import ActionDependencies, build_actions
 from bot.admin import register_admin
-from bot.channels.agent_console import register_agent_console
+from bot.channels.agent_console import ConsoleDependencies, register_agent_console
 from bot.channels.webchat import WebChatChannel
 from bot.conversation.action_server import create_action_app
 from bot.conversation.coordination import Presence, shared_state
@@ -26,25 +26,26 @@ from bot.conversation.handoff import HandoffService
 from bot.conversation.rasa_client import RasaClient
 from bot.conversation.service import ConversationService
 from bot.conversation.understanding import Understanding
+from bot.core.db import create_engine
 from bot.domain.reports import ReportService
 from bot.domain.town import town_info
 from bot.notifications.compose import Notifier
 from bot.notifications.outbox import OutboxStore
 from bot.notifications.sender import NotificationSender, transports_for
 from bot.observability.http import metrics_handler, observe
+from bot.retention import purge
+from bot.schema import create_schema
 from bot.security.headers import add_security_headers
 from bot.security.limits import networks
 from bot.security.origins import OriginPolicy
 from bot.settings import Settings
 from bot.storage.calls import CallStore
-from bot.storage.database import create_engine, create_schema
 from bot.storage.handoffs import HandoffStore, TicketStore
 from bot.storage.reports import ReportStore
-from bot.storage.retention import purge
 from bot.storage.transcripts import TranscriptStore
 from knowledge_base.life_events import ALIASES_FILE
 from knowledge_base.service import KnowledgeBase
-from voice.channel import PhoneChannel
+from voice.channel import PhoneChannel, PhoneDependencies
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,16 @@ class Services:
             sender=sender,
             purged=purged,
         )
-        services.phone = PhoneChannel(services)
+        services.phone = PhoneChannel(
+            PhoneDependencies(
+                settings,
+                services.conversation,
+                handoff,
+                services.calls,
+                notifier=notifier,
+                outbox=outbox,
+            )
+        )
         if not await services.phone.start():
             services.phone = None
         return services
@@ -304,8 +314,22 @@ def create_public_app(services: Services) -> web.Application:
 
     app.router.add_get("/api/openapi.yaml", openapi)
     app.router.add_static("/static/", STATIC_DIR)
-    auth = register_admin(app, services)
-    register_agent_console(app, services, auth)
+    auth = register_admin(
+        app,
+        services.engine,
+        services.knowledge,
+        services.settings.data_dir,
+        services.settings.security.trusted_proxies,
+    )
+    console = ConsoleDependencies(
+        bus=services.bus,
+        handoff=services.handoff,
+        reports=services.reports,
+        rasa=services.rasa,
+        conversation=services.conversation,
+        knowledge=services.knowledge,
+    )
+    register_agent_console(app, console, auth)
     return app
 
 

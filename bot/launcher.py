@@ -222,8 +222,9 @@ DEMO_BASE = ROOT / "knowledge_base" / "demo"
 
 
 async def _seed(data_dir: Path, source: Path, database_url: str = "", chroma_url: str = "") -> int:
+    from bot.core.db import create_engine
+    from bot.schema import create_schema
     from bot.settings import sqlite_url
-    from bot.storage.database import create_engine, create_schema
     from knowledge_base.service import KnowledgeBase
 
     engine = create_engine(database_url or sqlite_url(data_dir))

@@ -11,9 +11,10 @@ import asyncio
 import json
 import sys
 
+from bot.core.db import create_engine
+from bot.retention import delete_conversation, export_conversation, purge
+from bot.schema import create_schema
 from bot.settings import SettingsError, load_settings
-from bot.storage.database import create_engine, create_schema
-from bot.storage.retention import delete_conversation, export_conversation, purge
 
 
 async def run(args: argparse.Namespace) -> int:

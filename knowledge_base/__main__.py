@@ -22,8 +22,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from bot.core.db import create_engine
+from bot.schema import create_schema
 from bot.settings import SettingsError, load_settings
-from bot.storage.database import create_engine, create_schema
 from knowledge_base.answering import decide
 from knowledge_base.interface import Confidence
 from knowledge_base.service import KnowledgeBase

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.domain.privacy import redact
-from bot.storage.database import metadata
+from bot.core.db import metadata
+from bot.core.privacy import redact
 
 kb_queries = sa.Table(
     "kb_queries",

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.storage.database import metadata
+from bot.core.db import metadata
 from knowledge_base.articles import Article, Status, article_fields, article_from_fields
 
 articles = sa.Table(

@@ -10,11 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bot.conversation.calls import CallJournal
+from bot.conversation.handoff import HandoffService
+from bot.conversation.service import ConversationService
+from bot.notifications.compose import Notifier
+from bot.notifications.outbox import OutboxStore
 from bot.observability import metrics
 from bot.settings import Settings, VoiceSettings
+from bot.storage.calls import CallStore
 from voice.call import CallSettings, PhoneCall
 from voice.followup import LinkOffer
 from voice.session import VoiceSession
@@ -24,8 +28,19 @@ from voice.stt import SpeechModelMissing, SpeechRecognizer, VoskRecognizer
 from voice.stt import load_model_async as load_vosk_async
 from voice.tts import Pyttsx3Synthesizer
 
-if TYPE_CHECKING:
-    from bot.app import Services
+
+@dataclass(frozen=True)
+class PhoneDependencies:
+    """What the phone channel uses of the app, and nothing more."""
+
+    settings: Settings
+    conversation: ConversationService
+    handoff: HandoffService
+    calls: CallStore
+    # Links by SMS after a call, when notifications are on.
+    notifier: Notifier | None = None
+    outbox: OutboxStore | None = None
+
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +74,7 @@ def sip_config(voice: VoiceSettings) -> SipConfig:
 
 @dataclass
 class PhoneChannel:
-    services: Services
+    services: PhoneDependencies
     agent: SipAgent | None = None
     synthesizer: Pyttsx3Synthesizer | None = None
     engine: str = ""  # the speech recogniser in use: vosk | whisper

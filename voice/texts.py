@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from bot.core.text import MONTHS
+
 _UNITS = (
     "zéro un deux trois quatre cinq six sept huit neuf dix onze douze treize "
     "quatorze quinze seize dix-sept dix-huit dix-neuf"
@@ -26,21 +28,6 @@ _TENS = {
     8: "quatre-vingt",
 }
 MAX_NUMBER = 999_999_999
-
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 
 
 def _below_100(n: int) -> str:

@@ -22,8 +22,9 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from bot.admin.users import Role, UserError, UserStore, check_password_policy
+from bot.core.db import create_engine
+from bot.schema import create_schema
 from bot.settings import SettingsError, load_settings
-from bot.storage.database import create_engine, create_schema
 
 PASSWORD_ENV = "GUICHET_NEW_PASSWORD"
 

@@ -15,10 +15,10 @@ import logging
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -27,10 +27,12 @@ from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.admin import templates
-from bot.admin.auth import STAFF_SESSION, StaffAuth, current_session, public, require_role
+from bot.admin.auth import STAFF_SESSION, current_session, public, require_role
+from bot.admin.context import admin_context
 from bot.admin.render import render_markdown
+from bot.admin.stats import stats_csv, stats_page
 from bot.admin.templates import Flash, Markup
-from bot.admin.users import Role, UserStore
+from bot.admin.users import Role
 from bot.core.text import fold as fold_accents
 from knowledge_base.articles import (
     MAX_BODY,
@@ -43,9 +45,6 @@ from knowledge_base.articles import (
 from knowledge_base.markdown_io import to_markdown
 from knowledge_base.service import RankedArticle
 from knowledge_base.store import ArticleNotFound, VersionConflict, articles, same_content
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +75,6 @@ TEXT_FIELDS = (
 LIST_FIELDS = ("tags", "synonyms", "life_events")
 
 
-@dataclass(frozen=True)
-class AdminContext:
-    services: Services
-    users: UserStore
-    auth: StaffAuth
-
-
-ADMIN_CONTEXT = web.AppKey("guichet_admin_context", AdminContext)
-
-
 class PageError(Exception):
     """Ends a request with a French error page (or JSON error on API paths)."""
 
@@ -94,8 +83,7 @@ class PageError(Exception):
         self.status, self.title, self.message = status, title, message
 
 
-def _ctx(request: web.Request) -> AdminContext:
-    return request.config_dict[ADMIN_CONTEXT]
+_ctx = admin_context
 
 
 def _redirect(location: str) -> web.Response:
@@ -255,7 +243,7 @@ def values_to_article(values: Mapping[str, str], extra: Mapping[str, Any]) -> Ar
 
 
 async def _categories(request: web.Request) -> list[str]:
-    store = _ctx(request).services.knowledge.store
+    store = _ctx(request).knowledge.store
     return sorted({a.category for a in await store.all() if a.category}, key=fold)
 
 
@@ -348,8 +336,8 @@ async def article_list(request: web.Request) -> web.StreamResponse:
     status = status if status in templates.STATUS_LABELS else ""
     category = request.query.get("category", "")[:200]
     sort = "modified" if request.query.get("sort") == "modified" else "title"
-    all_articles = await ctx.services.knowledge.store.all()
-    modified = await _modified(ctx.services.engine)
+    all_articles = await ctx.knowledge.store.all()
+    modified = await _modified(ctx.engine)
     needle = fold(q)
     rows = []
     for a in all_articles:
@@ -416,7 +404,7 @@ async def article_create(request: web.Request) -> web.StreamResponse:
     if "slug" not in errors and slug in RESERVED_SLUGS:
         errors["slug"] = f"Identifiant (slug) : « {slug} » est réservé, choisissez-en un autre."
     if "slug" not in errors and slug:
-        existing = await ctx.services.knowledge.store.get(slug)
+        existing = await ctx.knowledge.store.get(slug)
         if existing is not None:
             errors["slug"] = (
                 f"Identifiant (slug) : « {slug} » est déjà utilisé par l’article "
@@ -436,7 +424,7 @@ async def article_create(request: web.Request) -> web.StreamResponse:
     if _form_str(form, "action") == "preview":
         return await _form_page(request, values, is_new=True, version=0, extra={})
     try:
-        saved = await ctx.services.knowledge.save(
+        saved = await ctx.knowledge.save(
             article,
             author=session.user.email,
             expected_version=0,
@@ -456,7 +444,7 @@ async def article_create(request: web.Request) -> web.StreamResponse:
 @require_role(*EVERYONE)
 async def article_edit(request: web.Request) -> web.StreamResponse:
     slug = request.match_info["slug"]
-    article = await _ctx(request).services.knowledge.store.get(slug)
+    article = await _ctx(request).knowledge.store.get(slug)
     if article is None:
         raise _not_found(slug)
     if not _can_edit(request):
@@ -499,7 +487,7 @@ async def article_save(request: web.Request) -> web.StreamResponse:
     ctx = _ctx(request)
     session = current_session(request)
     slug = request.match_info["slug"]
-    current = await ctx.services.knowledge.store.get(slug)
+    current = await ctx.knowledge.store.get(slug)
     if current is None:
         raise _not_found(slug)
     form = await request.post()
@@ -525,7 +513,7 @@ async def article_save(request: web.Request) -> web.StreamResponse:
     if version == current.version and same_content(current, article):
         return _redirect(f"/admin/articles/{slug}?msg=unchanged")
     try:
-        saved = await ctx.services.knowledge.save(
+        saved = await ctx.knowledge.save(
             article,
             author=session.user.email,
             expected_version=version,
@@ -533,7 +521,7 @@ async def article_save(request: web.Request) -> web.StreamResponse:
         )
     except VersionConflict as exc:
         theirs = exc.current
-        at, by = (await _modified(ctx.services.engine, slug)).get(slug, (None, "?"))
+        at, by = (await _modified(ctx.engine, slug)).get(slug, (None, "?"))
         log.info("edit conflict on %s: form at %d, stored %d", slug, version, theirs.version)
         conflict = templates.Conflict(
             theirs_version=theirs.version,
@@ -580,7 +568,7 @@ async def article_status(request: web.Request) -> web.StreamResponse:
         target = Status(_form_str(form, "status"))
     except ValueError as exc:
         raise PageError(400, "Requête invalide", "Statut inconnu.") from exc
-    current = await ctx.services.knowledge.store.get(slug)
+    current = await ctx.knowledge.store.get(slug)
     if current is None:
         raise _not_found(slug)
     if current.version != version:
@@ -588,7 +576,7 @@ async def article_status(request: web.Request) -> web.StreamResponse:
     if current.status is target:
         return _redirect(f"/admin/articles/{slug}?msg=unchanged")
     try:
-        saved = await ctx.services.knowledge.save(
+        saved = await ctx.knowledge.save(
             replace(current, status=target),
             author=session.user.email,
             expected_version=version,
@@ -605,10 +593,10 @@ async def article_status(request: web.Request) -> web.StreamResponse:
 async def article_history(request: web.Request) -> web.StreamResponse:
     ctx = _ctx(request)
     slug = request.match_info["slug"]
-    article = await ctx.services.knowledge.store.get(slug)
+    article = await ctx.knowledge.store.get(slug)
     if article is None:
         raise _not_found(slug)
-    versions = await ctx.services.knowledge.store.history(slug)
+    versions = await ctx.knowledge.store.history(slug)
     by_number = {v.version: v for v in versions}
     wanted = request.query.get("version", "")
     shown = int(wanted) if wanted.isdigit() and int(wanted) in by_number else versions[0].version
@@ -647,7 +635,7 @@ async def article_revert(request: web.Request) -> web.StreamResponse:
     expected = _form_int(form, "expected_version")
     history_url = f"/admin/articles/{slug}/history"
     try:
-        saved = await ctx.services.knowledge.revert(slug, version, session.user.email, expected)
+        saved = await ctx.knowledge.revert(slug, version, session.user.email, expected)
     except VersionConflict as exc:
         return _redirect(f"{history_url}?msg=conflict&v={exc.current.version}")
     except ArticleNotFound as exc:
@@ -688,7 +676,7 @@ def ranked_view(r: RankedArticle) -> templates.RankedView:
 
 @require_role(*EVERYONE)
 async def test_question(request: web.Request) -> web.StreamResponse:
-    knowledge = _ctx(request).services.knowledge
+    knowledge = _ctx(request).knowledge
     q = " ".join(request.query.get("q", "").split())[:MAX_QUESTION_CHARS]
     confidence: str | None = None
     passages: list[templates.PassageView] = []
@@ -712,7 +700,7 @@ async def test_question(request: web.Request) -> web.StreamResponse:
 
 @require_role(*EVERYONE)
 async def unanswered(request: web.Request) -> web.StreamResponse:
-    queries = await _ctx(request).services.knowledge.queries.unanswered(100)
+    queries = await _ctx(request).knowledge.queries.unanswered(100)
     rows = [
         templates.UnansweredRow(
             question=q.question,
@@ -770,7 +758,7 @@ def parse_lexicon(text: str) -> tuple[list[list[str]], list[str]]:
 
 @require_role(*EVERYONE)
 async def lexicon(request: web.Request) -> web.StreamResponse:
-    groups = await _ctx(request).services.knowledge.lexicon_groups()
+    groups = await _ctx(request).knowledge.lexicon_groups()
     page = templates.lexicon_page(
         session=current_session(request),
         text=lexicon_text(groups),
@@ -784,7 +772,7 @@ async def lexicon(request: web.Request) -> web.StreamResponse:
 
 @require_role(*EDITORS)
 async def lexicon_save(request: web.Request) -> web.StreamResponse:
-    knowledge = _ctx(request).services.knowledge
+    knowledge = _ctx(request).knowledge
     session = current_session(request)
     form = await request.post()
     text = _newlines(_form_str(form, "groups"))
@@ -920,8 +908,5 @@ def setup_routes(area: web.Application) -> None:
     router.add_post("/lexicon", lexicon_save)
     router.add_post("/api/preview", api_preview)
     router.add_get("/static/{name}", static)
-    # Imported here: bot.admin.stats reads ADMIN_CONTEXT from this module.
-    from bot.admin.stats import stats_csv, stats_page
-
     router.add_get("/stats", stats_page)
     router.add_get("/stats.csv", stats_csv)

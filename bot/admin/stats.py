@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.admin import templates
 from bot.admin.auth import current_session, require_role
-from bot.admin.routes import ADMIN_CONTEXT
+from bot.admin.context import admin_context
 from bot.admin.templates import CHANNEL_LABELS, TIMEZONE, Markup, fill, join
 from bot.admin.users import Role, StaffSession
 from bot.storage.database import conversations
@@ -808,10 +808,8 @@ def _days(request: web.Request) -> int:
 
 
 async def _collect(request: web.Request) -> Stats:
-    services = request.config_dict[ADMIN_CONTEXT].services
-    return await collect(
-        services.engine, services.settings.data_dir / TRACKER_FILE, days=_days(request)
-    )
+    context = admin_context(request)
+    return await collect(context.engine, context.data_dir / TRACKER_FILE, days=_days(request))
 
 
 @require_role(Role.EDITOR, Role.AGENT, Role.ADMIN)

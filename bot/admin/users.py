@@ -23,7 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.storage.database import metadata
+from bot.core.db import metadata
 
 MIN_PASSWORD_CHARS = 12
 # argon2 hashes any length; the bound only stops absurd inputs.

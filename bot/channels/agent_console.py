@@ -30,19 +30,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from bot.admin.auth import SESSION_COOKIE, StaffAuth, current_session, require_role
 from bot.admin.users import Role, StaffSession
-from bot.conversation.events import AGENTS_TOPIC
-from bot.domain.reports import CATEGORIES
+from bot.conversation.events import AGENTS_TOPIC, EventBus
+from bot.conversation.handoff import HandoffService
+from bot.conversation.rasa_client import RasaClient
+from bot.conversation.service import ConversationService
+from bot.domain.reports import CATEGORIES, ReportService
 from bot.storage.reports import REPORT_STATUSES, StoredReport
-
-if TYPE_CHECKING:
-    from bot.app import Services
+from knowledge_base.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +60,22 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
-SERVICES = web.AppKey("guichet_agent_services", object)
 AGENT_ROLES = frozenset({Role.AGENT, Role.ADMIN})
 # How often an idle console's session is checked again (frames are checked each).
 SESSION_RECHECK_S = 5.0
 SESSION_ENDED = 4401  # WebSocket close code (4000-4999: the application's own)
 
 
-def _services(request: web.Request) -> Services:
-    return request.config_dict[SERVICES]  # type: ignore[return-value]
+@dataclass(frozen=True)
+class ConsoleDependencies:
+    """What the console uses of the app, and nothing more."""
+
+    bus: EventBus  # pushes to every open console
+    handoff: HandoffService
+    reports: ReportService
+    rasa: RasaClient  # the tracker: what the bot understood
+    conversation: ConversationService  # transcripts of held conversations
+    knowledge: KnowledgeBase  # the agents' search
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -77,7 +86,9 @@ def _same_origin(request: web.Request) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
-async def conversation_context(services: Services, conversation_id: str) -> dict[str, Any]:
+async def conversation_context(
+    services: ConsoleDependencies, conversation_id: str
+) -> dict[str, Any]:
     """What the bot understood: intents per message, slots, articles it showed."""
     context: dict[str, Any] = {"intents": [], "slots": {}, "articles": []}
     try:
@@ -104,7 +115,9 @@ async def conversation_context(services: Services, conversation_id: str) -> dict
 
 
 class AgentConsole:
-    def __init__(self, services: Services, auth: StaffAuth, recheck_s: float | None = None) -> None:
+    def __init__(
+        self, services: ConsoleDependencies, auth: StaffAuth, recheck_s: float | None = None
+    ) -> None:
         self._services = services
         self._auth = auth
         self._recheck_s = recheck_s or SESSION_RECHECK_S
@@ -366,10 +379,11 @@ def report_json(report: StoredReport) -> dict[str, Any]:
     }
 
 
-def register_agent_console(app: web.Application, services: Services, auth: StaffAuth) -> None:
+def register_agent_console(
+    app: web.Application, services: ConsoleDependencies, auth: StaffAuth
+) -> None:
     console = AgentConsole(services, auth)
     area = web.Application(middlewares=[auth.middleware])
-    area[SERVICES] = services
     agents_only = require_role(Role.AGENT, Role.ADMIN)
     area.router.add_get("", agents_only(console.page))
     area.router.add_get("/", agents_only(console.page))

@@ -16,8 +16,8 @@ from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage, from_rasa
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
 from bot.conversation.understanding import Understanding
+from bot.core.privacy import public_key, redact
 from bot.domain.emergency import detect_emergency, emergency_message
-from bot.domain.privacy import public_key, redact
 from bot.observability import metrics
 from bot.settings import ChatSettings, TownSettings
 from bot.storage.handoffs import Handoff

@@ -397,3 +397,20 @@ def normalise_noisy(text: str) -> str:
         previous_out = out
     parts.append(fold(lowered[previous_end:]))
     return " ".join("".join(parts).split())
+
+
+# French month names, for dates written (acknowledgements) and spoken (the callbot).
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.text import fold
+from bot.core.text import MONTHS, fold
 from bot.domain.availability import AgentHours
 from bot.domain.reports import CATEGORIES
 from bot.notifications.config import Department, NotificationSettings
@@ -33,7 +33,6 @@ from bot.notifications.outbox import NewMessage, enqueue
 from bot.settings import TownSettings
 from bot.storage.handoffs import Ticket
 from bot.storage.reports import StoredReport
-from voice.texts import MONTHS
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.storage.database import metadata
+from bot.core.db import metadata
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 CHANNELS = ("email", "sms")
@@ -42,7 +42,7 @@ outbox = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("channel", sa.String(8), nullable=False),
     # The citizen's or the department's address or number: personal data, purged
-    # with the request (bot/storage/retention.py calls purge_notifications).
+    # with the request (bot/retention.py calls purge_notifications).
     sa.Column("recipient", sa.Text, nullable=False),
     sa.Column("subject", sa.Text, nullable=True),
     sa.Column("body_text", sa.Text, nullable=False),

@@ -2,7 +2,7 @@
 
 `configure_logging(format, level)` replaces the root handlers with one stderr
 handler. Every record goes through `RedactionFilter` first (e-mails, phone
-numbers, NIR, IBAN and card numbers are masked with `bot.domain.privacy`,
+numbers, NIR, IBAN and card numbers are masked with `bot.core.privacy`,
 whatever the call site logged) and gets the current request id.
 
 Records are masked, formatted and written by a logging thread, never on the
@@ -33,7 +33,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from bot.domain.privacy import redact
+from bot.core.privacy import redact
 from bot.observability import metrics
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(

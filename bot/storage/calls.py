@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.storage.database import metadata
+from bot.core.db import metadata
 
 calls = sa.Table(
     "calls",

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.storage.database import metadata
-
-if TYPE_CHECKING:
-    from bot.notifications.compose import Notifier
+from bot.core.db import metadata
 
 handoffs = sa.Table(
     "handoffs",
@@ -269,6 +266,23 @@ class HandoffStore:
             (_aware(r.claimed_at) - _aware(r.requested_at)).total_seconds()  # type: ignore[operator]
             for r in rows
         ]
+
+
+class Notifier(Protocol):
+    """Who is told of a new ticket and of its status changes, inside the store's
+    transaction (so a ticket is never stored without its acknowledgement queued).
+    bot/notifications/compose.py implements it; the store knows nothing more of it."""
+
+    async def ticket_received(
+        self, conn: AsyncConnection, ticket: Ticket, consent_text: str | None = None
+    ) -> str | None:
+        """Enqueue the acknowledgement in `conn` (the ticket's transaction); the channel
+        it goes by, or None."""
+
+    async def ticket_status_changed(self, conn: AsyncConnection, ticket: Ticket) -> None: ...
+
+    def committed(self) -> None:
+        """Called after the transaction: queued messages may go now."""
 
 
 class TicketStore:

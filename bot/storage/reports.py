@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.storage.database import reports
-
-if TYPE_CHECKING:
-    from bot.notifications.compose import Notifier
 
 # open: just arrived (acknowledged automatically); then staff mark it received
 # (taken into account by the service), in_progress and done.
@@ -41,6 +38,21 @@ class StoredReport(NewReport):
 def _aware(value: datetime) -> datetime:
     # SQLite returns naive datetimes; everything here is stored in UTC.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class Notifier(Protocol):
+    """Who is told of a new report and of its status changes, inside the store's
+    transaction (so a report is never stored without its acknowledgement queued).
+    bot/notifications/compose.py implements it; the store knows nothing more of it."""
+
+    async def report_received(self, conn: AsyncConnection, report: StoredReport) -> str | None:
+        """Enqueue the acknowledgement in `conn` (the report's transaction); the channel
+        it goes by, or None."""
+
+    async def report_status_changed(self, conn: AsyncConnection, report: StoredReport) -> None: ...
+
+    def committed(self) -> None:
+        """Called after the transaction: queued messages may go now."""
 
 
 class ReportStore:

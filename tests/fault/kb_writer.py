@@ -26,7 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.storage.database import create_engine, create_schema
+from bot.core.db import create_engine
+from bot.schema import create_schema
 from knowledge_base.articles import Article, Status
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.store import ArticleStore

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import start_notifications
+from bot.core.db import create_engine
 from bot.domain.reports import ReportService
 from bot.notifications.compose import Notifier
 from bot.notifications.outbox import OutboxStore
 from bot.notifications.sender import NotificationSender
+from bot.schema import create_schema
 from bot.settings import Settings
-from bot.storage.database import create_engine, create_schema
 from bot.storage.handoffs import TicketStore
 from bot.storage.reports import NewReport, ReportStore, StoredReport
 from tests.conftest import make_settings

@@ -16,8 +16,8 @@ from bot.notifications.outbox import NewMessage, outbox
 from bot.notifications.sender import backoff_s
 from bot.notifications.smtp import SmtpTransport
 from bot.notifications.transport import PermanentFailure
+from bot.retention import delete_conversation, purge
 from bot.storage.reports import DuplicateReference, NewReport
-from bot.storage.retention import delete_conversation, purge
 from tests.notifications.conftest import notification_env
 from tests.notifications.harness import harness
 from tests.notifications.servers import KannelGateway, MailServer, wait_until

@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from bot.admin.users import Role, UserStore
+from bot.core.db import create_engine
 from bot.scaled import (
     Ports,
     ScaledStack,
@@ -25,7 +26,6 @@ from bot.scaled import (
     missing_binaries,
     scratch_dirs,
 )
-from bot.storage.database import create_engine
 from tests.conftest import ALWAYS_OPEN
 from tests.support.system import require_program, require_system_file
 

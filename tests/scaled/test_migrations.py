@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
+from bot.core.db import create_engine
 from bot.scaled import DB_USER, HOST, Service, free_port, postgres_service, scratch_dirs
-from bot.storage.database import create_engine, create_schema
-from bot.storage.migrate import alembic_config, all_tables, schema_differences
+from bot.schema import alembic_config, all_tables, create_schema, schema_differences
 from tests.scaled.conftest import require_scaled_binaries
 
 pytestmark = pytest.mark.timeout(300)

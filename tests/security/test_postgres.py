@@ -14,8 +14,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bot.core.db import create_engine
 from bot.scaled import DB_USER, HOST, Service
-from bot.storage.database import create_engine, create_schema
+from bot.schema import create_schema
 from bot.storage.transcripts import StoredMessage, TranscriptStore
 
 # The PostgreSQL server and per-test database of the migration tests.

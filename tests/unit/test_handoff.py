@@ -12,8 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import Services, create_public_app
+from bot.core.db import create_engine
 from bot.domain.availability import AgentHours, easter, french_public_holidays, parse_ranges
-from bot.storage.database import create_engine, create_schema
+from bot.schema import create_schema
 from bot.storage.handoffs import HandoffStore
 from tests.conftest import ALWAYS_OPEN, make_settings
 from tests.support.rasa_double import RasaDouble

@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 from chromadb.api.client import SharedSystemClient
 
-from bot.storage.database import create_engine, create_schema
+from bot.core.db import create_engine
+from bot.schema import create_schema
 from knowledge_base.articles import Status, article_from_fields
 from knowledge_base.interface import Confidence
 from knowledge_base.logbook import kb_queries

@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import bot.domain.privacy as privacy
+import bot.core.privacy as privacy
 from bot.app import Services, create_public_app
-from bot.domain.privacy import public_key, redact
+from bot.core.privacy import public_key, redact
 from bot.observability.logs import MAX_MESSAGE_CHARS, RedactionFilter
+from bot.retention import delete_conversation, purge
 from bot.storage.calls import calls
 from bot.storage.database import conversations, messages, reports
 from bot.storage.handoffs import handoffs, tickets
-from bot.storage.retention import delete_conversation, purge
 from knowledge_base.logbook import kb_feedback, kb_queries
 from tests.conftest import make_settings
 from tests.support.rasa_double import RasaDouble

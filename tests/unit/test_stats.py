@@ -34,7 +34,9 @@ from bot.admin.stats import (
 )
 from bot.admin.users import Role, UserStore
 from bot.app import Services, create_public_app
-from bot.storage.database import conversations, create_engine, create_schema
+from bot.core.db import create_engine
+from bot.schema import create_schema
+from bot.storage.database import conversations
 from bot.storage.handoffs import handoffs, tickets
 from knowledge_base.logbook import kb_feedback, kb_queries
 from knowledge_base.store import articles

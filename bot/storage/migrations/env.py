@@ -1,7 +1,7 @@
-"""Alembic environment of the app database (see bot/storage/migrate.py).
+"""Alembic environment of the app database (see bot/schema.py).
 
 Called with a connection in `config.attributes["connection"]` at start-up, or
-on its own (`python -m bot.storage.migrate revision ...`) with the URL of the
+on its own (`python -m bot.schema revision ...`) with the URL of the
 settings, through the async engine the app uses.
 """
 
@@ -12,7 +12,7 @@ import asyncio
 import sqlalchemy as sa
 from alembic import context
 
-from bot.storage.migrate import all_tables
+from bot.schema import all_tables
 
 config = context.config
 target_metadata = all_tables()
@@ -31,7 +31,7 @@ def run_with(connection: sa.Connection) -> None:
 
 
 async def run_online() -> None:
-    from bot.storage.database import create_engine
+    from bot.core.db import create_engine
 
     engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
     try:

@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     if sa.inspect(op.get_bind()).has_table("notification_outbox"):
-        # A base adopted from metadata.create_all (bot/storage/migrate.py) has it already.
+        # A base adopted from metadata.create_all (bot/schema.py) has it already.
         return
     op.create_table(
         "notification_outbox",

@@ -1,6 +1,9 @@
-"""Schema migrations (alembic), run at start-up for SQLite and PostgreSQL alike.
+"""The list of all tables and their migrations (alembic), run at start-up for SQLite and
+PostgreSQL alike.
 
-`create_schema` in bot/storage/database.py calls `upgrade`: a new database gets
+The top of the storage layers: each area declares its tables beside its store, on
+`bot.core.db.metadata`; this module imports them all, so nothing below it needs to
+know the others' tables. `create_schema` migrates: a new database gets
 every revision; a database created by the old `metadata.create_all` (no
 `alembic_version` table, but the app's tables) is adopted: missing tables are
 created, it is stamped with the initial revision, then upgraded. On PostgreSQL
@@ -8,7 +11,7 @@ an advisory lock makes app instances starting together migrate one at a time.
 
 New revision after changing a table (compare with the models, then edit):
 
-    .venv/bin/python -m bot.storage.migrate revision -m "what changed"
+    .venv/bin/python -m bot.schema revision -m "what changed"
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+MIGRATIONS_DIR = Path(__file__).parent / "storage" / "migrations"
 INITIAL_REVISION = "0001"
 # Any constant: the key of the PostgreSQL advisory lock held while migrating.
 MIGRATION_LOCK_KEY = 0x6775696368  # "guich"
@@ -35,10 +38,11 @@ def all_tables() -> sa.MetaData:
     import bot.admin.users
     import bot.notifications.outbox
     import bot.storage.calls
+    import bot.storage.database
     import bot.storage.handoffs  # noqa: F401
     import knowledge_base.logbook
     import knowledge_base.store  # noqa: F401
-    from bot.storage.database import metadata
+    from bot.core.db import metadata
 
     return metadata
 
@@ -66,6 +70,11 @@ def _upgrade(connection: sa.Connection) -> None:
     command.upgrade(config, "head")
 
 
+async def create_schema(engine: AsyncEngine) -> None:
+    """Migrate the database to the latest revision (alembic), whatever its engine."""
+    await upgrade(engine)
+
+
 async def upgrade(engine: AsyncEngine) -> None:
     """Bring the database to the latest revision (idempotent)."""
     async with engine.begin() as conn:
@@ -88,7 +97,7 @@ async def schema_differences(engine: AsyncEngine) -> list[object]:
 def main(argv: list[str] | None = None) -> int:
     from bot.settings import load_settings
 
-    parser = argparse.ArgumentParser(prog="python -m bot.storage.migrate")
+    parser = argparse.ArgumentParser(prog="python -m bot.schema")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("upgrade", help="migrate the configured database to the latest revision")
     sub.add_parser("current", help="print the database's revision")
@@ -97,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = load_settings().database_url
     if args.command == "upgrade":
-        from bot.storage.database import create_engine
+        from bot.core.db import create_engine
 
         async def run() -> None:
             engine = create_engine(url)
