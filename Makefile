@@ -29,7 +29,7 @@ test-fast: setup
 	@$(PY) -m pytest tests/unit
 
 lint: setup
-	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports
 
 nlu-eval: train
 	@$(PY) benchmarks/nlu_eval.py
