@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.contact import acknowledgement_note, contact_slot
 from actions.dependencies import ActionDependencies
+from bot.conversation.capabilities import Capabilities
 from bot.conversation.handoff import CONSENT_TEXT
 from bot.domain.reports import MIN_LOCATION_CHARS, clean_free_text
 
@@ -38,7 +39,7 @@ class ActionRequestHuman(Action):
     ) -> list[dict[str, Any]]:
         reason = tracker.get_slot("handoff_reason") or "asked"
         channel = tracker.get_latest_input_channel() or "webchat"
-        if channel == "phone":
+        if Capabilities.of_message(tracker.latest_message).transfer:
             # On the phone a person is reached by transferring the call; the voice
             # channel does it (or takes a callback request when nobody can answer).
             dispatcher.utter_message(

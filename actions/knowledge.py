@@ -10,6 +10,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.dependencies import ActionDependencies
+from bot.conversation.capabilities import Capabilities
 from knowledge_base.interface import Confidence, KnowledgeAnswer, Passage
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class ActionAnswerFromKnowledgeBase(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         question = (tracker.latest_message.get("text") or "").strip()
-        voice = tracker.get_latest_input_channel() == "phone"
+        voice = Capabilities.of_message(tracker.latest_message).voice
         picked = next(tracker.get_latest_entity_values("kb_article"), None)
         answer = KnowledgeAnswer(Confidence.NOT_FOUND)
         if self._knowledge is not None and (question or picked):

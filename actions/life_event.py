@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.dependencies import ActionDependencies
 from actions.knowledge import HUMAN_BUTTONS, _source
+from bot.conversation.capabilities import Capabilities
 from knowledge_base.interface import Passage
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class ActionLifeEvent(Action):
     ) -> list[dict[str, Any]]:
         tag = _tag(tracker)
         event = self._events.event(tag) if tag and self._events is not None else None
-        voice = tracker.get_latest_input_channel() == "phone"
+        voice = Capabilities.of_message(tracker.latest_message).voice
         question = (tracker.latest_message.get("text") or "").strip()
         passages: list[Passage] = []
         if event is not None and self._knowledge is not None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.conversation.calls import CallJournal
+from bot.conversation.capabilities import SPOKEN
 from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage
 from bot.conversation.service import ConversationService, InvalidMessage, UserTurn
@@ -263,7 +264,7 @@ class PhoneCall:
     async def _turn(self, text: str, payload: str | None = None) -> None:
         try:
             turn = self.conversation.normalise(
-                UserTurn(self.conversation_id, text, CHANNEL, payload)
+                UserTurn(self.conversation_id, text, CHANNEL, payload, capabilities=SPOKEN)
             )
         except InvalidMessage as exc:
             log.info("phone input refused: %s", exc)

@@ -6,11 +6,12 @@ import asyncio
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.conversation.capabilities import WRITTEN, Capabilities
 from bot.conversation.coordination import TurnLocks
 from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage, from_rasa
@@ -64,6 +65,8 @@ class UserTurn:
     payload: str | None = None
     # The client's address as the channel sees it (per-address limits), if any.
     client: str | None = None
+    # What the channel can do (spoken replies, buttons, transfer), for the actions.
+    capabilities: Capabilities = WRITTEN
 
 
 def validate_session_id(session_id: str) -> str:
@@ -137,7 +140,7 @@ class ConversationService:
             text = text.lstrip("/").strip()
             if not text:
                 return None
-        return UserTurn(turn.session_id, text or payload or "", turn.channel, payload, turn.client)
+        return replace(turn, text=text or payload or "", payload=payload)
 
     async def handle(self, turn: UserTurn) -> list[BotMessage]:
         """Process a normalised turn and return the bot's replies."""
@@ -226,7 +229,7 @@ class ConversationService:
             self._handoff.citizen_typing(held, on)
 
     async def _ask_rasa(self, turn: UserTurn, emergency: bool) -> list[BotMessage]:
-        metadata = None
+        metadata = turn.capabilities.as_metadata()
         if self._understanding is not None and turn.payload is None:
             try:
                 reading = await self._understanding.read(turn.session_id, turn.text, emergency)
@@ -234,7 +237,7 @@ class ConversationService:
                 # Without the reading Rasa's classifier decides alone, as it used to.
                 log.warning("message not read before Rasa: %r", exc)
             else:
-                metadata = reading.as_metadata()
+                metadata |= reading.as_metadata()
         try:
             raw = await self._rasa.send_message(
                 turn.session_id, turn.payload or turn.text, turn.channel, metadata

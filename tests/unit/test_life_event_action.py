@@ -13,6 +13,7 @@ import pytest
 from rasa_sdk.executor import ActionExecutor
 
 from actions import ActionDependencies, build_actions
+from bot.conversation.capabilities import SPOKEN
 from bot.settings import load_settings
 from knowledge_base.life_events import LifeEvents
 from knowledge_base.service import KnowledgeBase
@@ -71,7 +72,9 @@ async def executor(base: KnowledgeBase, tmp_path: Path) -> ActionExecutor:
 async def run(
     executor: ActionExecutor, text: str, tag: str | None, channel: str = "webchat"
 ) -> list[dict[str, Any]]:
-    metadata = {"guichet": {"life_event": tag}} if tag else {}
+    metadata: dict[str, Any] = {"guichet": {"life_event": tag}} if tag else {}
+    if channel == "phone":  # what the phone channel sends with every turn
+        metadata |= SPOKEN.as_metadata()
     message = {
         "text": text,
         "intent": {"name": "life_event", "confidence": 1.0},

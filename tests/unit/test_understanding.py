@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.conversation.capabilities import WRITTEN
 from bot.conversation.intent_policy import KB_AMBIGUOUS, KB_ANSWER, KB_NONE, Reading
 from bot.conversation.understanding import Understanding
 from knowledge_base.life_events import LifeEventMatch
@@ -82,11 +83,13 @@ async def test_the_app_sends_its_reading_and_follows_pending_form_questions(
             double.expects = None
             assert (await send("devant l'école")).in_form  # the question was still pending
             assert not (await send("merci")).in_form
-            # Button payloads are the bot's own intents: nothing to read.
+            # Button payloads are the bot's own intents: nothing to read, but the
+            # channel's capabilities still go with them (the actions need them).
             resp = await client.post(
                 f"/api/chat/{session}/messages", json={"text": "Oui", "payload": "/affirm"}
             )
-            assert resp.status == 200 and double.received[-1]["metadata"] == {}
+            assert resp.status == 200
+            assert double.received[-1]["metadata"] == WRITTEN.as_metadata()
     finally:
         await server.close()
 

@@ -1,0 +1,69 @@
+"""Channels declare what they can do; actions read it from the message, not the name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import ActionExecutor
+
+from actions import ActionDependencies, build_actions
+from bot.conversation.capabilities import SPOKEN, WRITTEN, Capabilities
+from bot.settings import load_settings
+
+
+def test_capabilities_go_with_the_message_and_come_back() -> None:
+    message = {"text": "allô", "metadata": SPOKEN.as_metadata()}
+    assert Capabilities.of_message(message) == SPOKEN
+    assert Capabilities.of_message({"metadata": WRITTEN.as_metadata()}) == WRITTEN
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [None, {}, {"capabilities": "voice"}, {"capabilities": {"voice": "yes", "other": True}}],
+)
+def test_a_message_without_sound_capabilities_is_a_written_channels(metadata: Any) -> None:
+    assert Capabilities.of_message({"metadata": metadata}) == WRITTEN
+
+
+@pytest.fixture
+def executor(tmp_path: Path) -> ActionExecutor:
+    town = load_settings(env={"GUICHET_DATA_DIR": str(tmp_path)}).town
+    deps = ActionDependencies(town=town, reports=None)  # type: ignore[arg-type]
+    executor = ActionExecutor()
+    for action in build_actions(deps):
+        executor.register_action(action)
+    return executor
+
+
+async def ask_for_a_person(
+    executor: ActionExecutor, channel: str, metadata: dict[str, Any]
+) -> list[dict[str, Any]]:
+    message = {"text": "un agent", "intent": {"name": "request_human"}, "metadata": metadata}
+    tracker = {
+        "sender_id": "citizen",
+        "slots": {},
+        "latest_message": message,
+        "events": [{"event": "user", "text": "un agent", "input_channel": channel}],
+        "paused": False,
+        "followup_action": None,
+        "active_loop": {},
+        "latest_action_name": "action_listen",
+    }
+    call = {"next_action": "action_request_human", "sender_id": "citizen", "tracker": tracker}
+    result = await executor.run({**call, "domain": {}})
+    assert result is not None
+    return [r.get("custom") or {"text": r.get("text")} for r in result.responses]
+
+
+async def test_a_channel_that_can_transfer_gets_a_transfer(executor: ActionExecutor) -> None:
+    # Any channel name: what counts is the capability it declared.
+    replies = await ask_for_a_person(executor, "audiosocket", SPOKEN.as_metadata())
+    assert replies == [{"text": "Je vous mets en relation avec un agent.", "transfer": True}]
+
+
+async def test_a_channel_that_cannot_transfer_never_gets_one(executor: ActionExecutor) -> None:
+    # Even named "phone": without the capability, no call transfer is asked for.
+    replies = await ask_for_a_person(executor, "phone", WRITTEN.as_metadata())
+    assert replies and not any(r.get("transfer") for r in replies)
