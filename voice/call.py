@@ -16,8 +16,8 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from bot.conversation.calls import CallJournal
 from bot.conversation.capabilities import SPOKEN
 from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage
@@ -30,6 +30,23 @@ from voice.tts import SpeechSynthesizer
 from voice.vad import SpeechEnded, SpeechStarted, VoiceActivityDetector
 
 log = logging.getLogger(__name__)
+
+
+class CallJournal(Protocol):
+    """Where a call's start and outcome are written (bot/storage/calls.py's CallStore),
+    for the console and the statistics."""
+
+    async def started(self, call_id: str, conversation_id: str) -> None: ...
+
+    async def ended(
+        self,
+        call_id: str,
+        outcome: str,
+        turns: int,
+        barge_ins: int,
+        ticket_reference: str | None = None,
+    ) -> None: ...
+
 
 CHANNEL = "phone"
 # Frames fed to the recogniser at once while the caller speaks (5 x 20 ms).

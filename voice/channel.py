@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.conversation.calls import CallJournal
 from bot.conversation.handoff import HandoffService
 from bot.conversation.service import ConversationService
 from bot.notifications.compose import Notifier
@@ -161,7 +160,7 @@ class PhoneChannel:
                 silence_reprompt_s=voice.silence_reprompt_s,
                 max_silences=voice.max_silences,
             ),
-            CallJournal(services.calls),
+            services.calls,
             services.handoff,
             links=self._link_offer(),
         )
