@@ -11,6 +11,7 @@ from rasa_sdk.executor import ActionExecutor
 from actions import ActionDependencies, build_actions
 from bot.conversation.capabilities import SPOKEN, WRITTEN, Capabilities
 from bot.settings import load_settings
+from tests.support.actions import run_action
 
 
 def test_capabilities_go_with_the_message_and_come_back() -> None:
@@ -40,21 +41,9 @@ def executor(tmp_path: Path) -> ActionExecutor:
 async def ask_for_a_person(
     executor: ActionExecutor, channel: str, metadata: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    message = {"text": "un agent", "intent": {"name": "request_human"}, "metadata": metadata}
-    tracker = {
-        "sender_id": "citizen",
-        "slots": {},
-        "latest_message": message,
-        "events": [{"event": "user", "text": "un agent", "input_channel": channel}],
-        "paused": False,
-        "followup_action": None,
-        "active_loop": {},
-        "latest_action_name": "action_listen",
-    }
-    call = {"next_action": "action_request_human", "sender_id": "citizen", "tracker": tracker}
-    result = await executor.run({**call, "domain": {}})
-    assert result is not None
-    return [r.get("custom") or {"text": r.get("text")} for r in result.responses]
+    return await run_action(
+        executor, "action_request_human", "un agent", "request_human", metadata, channel
+    )
 
 
 async def test_a_channel_that_can_transfer_gets_a_transfer(executor: ActionExecutor) -> None:

@@ -17,6 +17,7 @@ from bot.conversation.capabilities import SPOKEN
 from bot.settings import load_settings
 from knowledge_base.life_events import LifeEvents
 from knowledge_base.service import KnowledgeBase
+from tests.support.actions import run_action
 from tests.unit.test_kb_service import DEMO, open_kb
 
 SLUGS = [
@@ -75,28 +76,7 @@ async def run(
     metadata: dict[str, Any] = {"guichet": {"life_event": tag}} if tag else {}
     if channel == "phone":  # what the phone channel sends with every turn
         metadata |= SPOKEN.as_metadata()
-    message = {
-        "text": text,
-        "intent": {"name": "life_event", "confidence": 1.0},
-        "entities": [],
-        "metadata": metadata,
-    }
-    tracker = {
-        "sender_id": "citizen",
-        "slots": {},
-        "latest_message": message,
-        "events": [
-            {"event": "user", "text": text, "parse_data": message, "input_channel": channel}
-        ],
-        "paused": False,
-        "followup_action": None,
-        "active_loop": {},
-        "latest_action_name": "action_listen",
-    }
-    call = {"next_action": "action_life_event", "sender_id": "citizen", "tracker": tracker}
-    result = await executor.run({**call, "domain": {}})
-    assert result is not None
-    return [r.get("custom") or {"text": r.get("text")} for r in result.responses]
+    return await run_action(executor, "action_life_event", text, "life_event", metadata, channel)
 
 
 async def test_a_death_gets_condolences_then_ordered_steps_and_a_person(
