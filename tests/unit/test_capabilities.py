@@ -56,3 +56,39 @@ async def test_a_channel_that_cannot_transfer_never_gets_one(executor: ActionExe
     # Even named "phone": without the capability, no call transfer is asked for.
     replies = await ask_for_a_person(executor, "phone", WRITTEN.as_metadata())
     assert replies and not any(r.get("transfer") for r in replies)
+
+
+async def test_a_turns_capabilities_reach_rasa_with_the_message(data_dir: Path) -> None:
+    """What the phone does: normalise, then handle; the capabilities must survive both,
+    for typed text and keypad payloads alike."""
+    from aiohttp.test_utils import TestServer
+
+    from bot.conversation.rasa_client import RasaClient
+    from bot.conversation.service import ConversationService, UserTurn
+    from bot.core.db import create_engine
+    from bot.schema import create_schema
+    from bot.storage.transcripts import TranscriptStore
+    from tests.conftest import make_settings
+    from tests.support.rasa_double import RasaDouble
+
+    double = RasaDouble()
+    server = TestServer(double.app(), host="127.0.0.1")
+    await server.start_server()
+    settings = make_settings(data_dir, str(server.make_url("")).rstrip("/"))
+    engine = create_engine(settings.database_url)
+    rasa = RasaClient(settings.rasa.url, settings.rasa.timeout_s, settings.rasa.token)
+    await rasa.start()
+    try:
+        await create_schema(engine)
+        service = ConversationService(rasa, TranscriptStore(engine), settings.town, settings.chat)
+        for text, payload in (("les horaires", None), ("", "/opening_hours")):
+            turn = service.normalise(
+                UserTurn("phone-abc123", text, "phone", payload, capabilities=SPOKEN)
+            )
+            assert turn is not None and turn.capabilities == SPOKEN
+            await service.handle(turn)
+            assert Capabilities.of_message(double.received[-1]) == SPOKEN
+    finally:
+        await rasa.close()
+        await engine.dispose()
+        await server.close()

@@ -102,7 +102,8 @@ class Baresip:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name
-        self.sip_port = free_sip_port()
+        self.sip_port = free_sip_port()  # a test may set its own before start()
+        self._picked_sip_port = self.sip_port
         self.ctrl_port = free_port()
         self.rtp_base = 0
         self.mic_wav = mic_wav
@@ -158,7 +159,8 @@ class Baresip:
             except RuntimeError as error:
                 if "Address already in use" not in str(error) or attempt == attempts - 1:
                     raise
-                self.sip_port = free_sip_port()
+                if self.sip_port == self._picked_sip_port:  # never move a port the test set
+                    self.sip_port = self._picked_sip_port = free_sip_port()
                 self.ctrl_port = free_port()
 
     async def _start_once(self, within: float) -> None:
