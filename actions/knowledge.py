@@ -21,6 +21,10 @@ HUMAN_BUTTONS = [
 ]
 
 
+# Keypad digits 1-9 and a widget row: more cases than this are read on the fiche.
+MAX_CASE_BUTTONS = 6
+
+
 def _source(p: Passage) -> dict[str, Any]:
     return {"title": p.title, "url": p.url, **({"updated": p.updated} if p.updated else {})}
 
@@ -65,14 +69,21 @@ class ActionAnswerFromKnowledgeBase(Action):
                 log.exception("knowledge base search failed")
         if answer.confidence is Confidence.ANSWER and answer.passages:
             best = answer.passages[0]
-            dispatcher.utter_message(
-                json_message={
-                    "text": f"{best.title}\n{best.text}" if best.text else best.title,
-                    "sources": [_source(best)],
-                    "articles": [best.slug],
-                    "feedback": {"query_id": answer.query_id, "slug": best.slug},
-                }
-            )
+            text = f"{best.title}\n{best.text}" if best.text else best.title
+            reply: dict[str, Any] = {
+                "sources": [_source(best)],
+                "articles": [best.slug],
+                "feedback": {"query_id": answer.query_id, "slug": best.slug},
+            }
+            if best.choices:
+                # The fiche answers differently by situation: ask which one applies
+                # rather than read every case (by phone the buttons become keys).
+                text += "\nLa suite dépend de votre situation. Quelle est la vôtre ?"
+                reply["buttons"] = [
+                    {"title": c.label, "payload": f'/ask_question{{"kb_article":"{c.ref}"}}'}
+                    for c in best.choices[:MAX_CASE_BUTTONS]
+                ]
+            dispatcher.utter_message(json_message={"text": text, **reply})
         elif answer.confidence is Confidence.AMBIGUOUS and answer.passages:
             dispatcher.utter_message(
                 json_message={

@@ -88,7 +88,9 @@ KB_CLASSES = (
 )
 OTHER_CLASSES = ("not_found", "handoff", "emergency", "form", "other", "error")
 CLASSES = KB_CLASSES + OTHER_CLASSES
-ARTICLE_PAYLOAD = re.compile(r'^/ask_question\{"kb_article":"([^"]+)"\}$')
+# A suggested article; "slug#3" buttons pick a case of the article already given
+# (its answer depends on the situation), so they are not suggestions.
+ARTICLE_PAYLOAD = re.compile(r'^/ask_question\{"kb_article":"([^"#]+)"\}$')
 # The callback form's first question (actions/handoff.py, ActionAskCallbackConsent).
 CALLBACK_CONSENT_QUESTION = f"Avant de continuer : {CONSENT_TEXT}"
 OWN_STACK_ENV = {**NO_PER_IP_LIMIT_ENV, "GUICHET__VOICE__ENABLED": "false"}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from knowledge_base.chunking import Chunk
-from knowledge_base.interface import Confidence
+from knowledge_base.interface import CaseChoice, Confidence
 from knowledge_base.text import STOP_WORDS, stem_all, words
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(A-ZÀ-ÖØ-Ý0-9])")
@@ -90,6 +90,43 @@ def best_chunk(chunks: tuple[Chunk, ...], question: str, dense_chunk: int | None
     if dense_chunk is not None and 0 <= dense_chunk < len(chunks):
         return chunks[dense_chunk]
     return chunks[0]
+
+
+CASE_SEP = " › "
+
+
+def case_choices(
+    slug: str, chunks: tuple[Chunk, ...], cases: tuple[str, ...], shown: Chunk | None
+) -> tuple[CaseChoice, ...]:
+    """The cases to ask about when the section shown is the one their answer depends on.
+
+    A case section's heading is its parent's heading plus the case ("Démarche ›
+    Si votre mairie délivre ce document", or "Pour un mineur" under the lead).
+    Nothing to ask when the question already led to one case, when the section
+    shown has no cases under it, or when fewer than two cases remain.
+    """
+    if not cases or shown is None or shown.heading in cases:
+        return ()
+    wanted = set(cases)
+    choices: list[CaseChoice] = []
+    seen: set[str] = set()
+    for chunk in chunks:
+        heading = chunk.heading
+        if heading not in wanted or heading in seen:
+            continue
+        parent, _, label = heading.rpartition(CASE_SEP)
+        if parent == shown.heading:
+            seen.add(heading)
+            choices.append(CaseChoice(label=label, ref=f"{slug}#{chunk.index}"))
+    return tuple(choices) if len(choices) >= 2 else ()
+
+
+def split_ref(ref: str) -> tuple[str, int | None]:
+    """Split "slug#3" into ("slug", 3); a plain slug or a bad section gives (slug, None)."""
+    slug, sep, section = ref.partition("#")
+    if sep and section.isdigit():
+        return slug, int(section)
+    return slug, None
 
 
 def passage(chunk: Chunk | None, *, voice: bool) -> str:

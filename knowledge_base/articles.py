@@ -13,6 +13,10 @@ MAX_SLUG = 120
 MAX_TITLE = 1000
 MAX_BODY = 100_000
 MAX_LIST_ITEMS = 50
+# Front-matter field: headings of sections that are alternative cases ("Pour un
+# adulte", "Pour un mineur"); when the best section is the one above them, the
+# answer asks which case applies.
+CASES_FIELD = "cases"
 
 
 class Status(StrEnum):
@@ -127,8 +131,23 @@ def article_from_fields(fields: dict[str, Any], body: str) -> Article:
         url=url,
         updated=_iso_date(fields.get("updated")),
         status=status,
-        extra={k: v for k, v in fields.items() if k not in known},
+        extra={
+            k: (_case_list(v) if k == CASES_FIELD else v)
+            for k, v in fields.items()
+            if k not in known
+        },
     )
+
+
+def _case_list(value: Any) -> list[str]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ArticleError(f"'{CASES_FIELD}' must be a list of section headings, got {value!r}")
+    return [" ".join(v.split()) for v in value if v.strip()]
+
+
+def cases_of(article: Article) -> tuple[str, ...]:
+    """The headings of the article's case sections (see CASES_FIELD)."""
+    return tuple(article.extra.get(CASES_FIELD) or ())
 
 
 def article_fields(article: Article) -> dict[str, Any]:

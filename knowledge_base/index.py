@@ -21,7 +21,7 @@ from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
-from knowledge_base.articles import Article
+from knowledge_base.articles import Article, cases_of
 from knowledge_base.chunking import Chunk, split_sections
 from knowledge_base.embeddings import E5Embeddings
 from knowledge_base.lexical import BM25Index
@@ -46,6 +46,7 @@ class IndexedArticle:
     updated: str | None
     version: int
     chunks: tuple[Chunk, ...]
+    cases: tuple[str, ...] = ()  # headings of case sections (articles.CASES_FIELD)
 
 
 def head_text(article: Article) -> str:
@@ -203,6 +204,7 @@ class SearchIndex:
             article.updated,
             article.version,
             tuple(chunks),
+            cases_of(article),
         )
 
     def remove(self, slug: str) -> None:

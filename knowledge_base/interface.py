@@ -14,6 +14,12 @@ class Confidence(StrEnum):
 
 
 @dataclass(frozen=True)
+class CaseChoice:
+    label: str  # "Pour un mineur"
+    ref: str  # what passage_of() takes to answer that case: "slug#section"
+
+
+@dataclass(frozen=True)
 class Passage:
     slug: str
     title: str
@@ -21,6 +27,8 @@ class Passage:
     url: str
     updated: str | None
     score: float
+    # When the answer depends on the citizen's situation: the cases to choose from.
+    choices: tuple[CaseChoice, ...] = ()
 
 
 @dataclass(frozen=True)

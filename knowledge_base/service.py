@@ -21,11 +21,19 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.observability import metrics
-from knowledge_base.answering import Thresholds, best_chunk, decide, passage
+from knowledge_base.answering import (
+    Thresholds,
+    best_chunk,
+    case_choices,
+    decide,
+    passage,
+    split_ref,
+)
 from knowledge_base.articles import Article, ArticleError, Status
+from knowledge_base.chunking import Chunk
 from knowledge_base.embeddings import E5Embeddings
 from knowledge_base.index import BATCH, SearchIndex
-from knowledge_base.interface import Confidence, KnowledgeAnswer, Passage
+from knowledge_base.interface import CaseChoice, Confidence, KnowledgeAnswer, Passage
 from knowledge_base.life_events import LifeEvents
 from knowledge_base.logbook import LexiconStore, QueryLog
 from knowledge_base.markdown_io import read_article_file, to_markdown
@@ -405,14 +413,21 @@ class KnowledgeBase:
         self, slug: str, *, voice: bool = False, question: str = ""
     ) -> Passage | None:
         """A given article (when the citizen picked it from a list): the part that answers
-        the question that led to the list when there is one, else its lead."""
+        the question that led to the list when there is one, else its lead. `slug` may
+        name one section, "slug#3", when the citizen picked a case."""
+        slug, section = split_ref(slug)
         article = self.index.article(slug)
         if article is None:
             return None
-        if question and article.chunks:
-            chunk = best_chunk(article.chunks, question, None)
+        if section is not None and 0 <= section < len(article.chunks):
+            chunk: Chunk | None = article.chunks[section]
+            choices: tuple[CaseChoice, ...] = ()
         else:
-            chunk = article.chunks[0] if article.chunks else None
+            if question and article.chunks:
+                chunk = best_chunk(article.chunks, question, None)
+            else:
+                chunk = article.chunks[0] if article.chunks else None
+            choices = case_choices(article.slug, article.chunks, article.cases, chunk)
         return Passage(
             slug=slug,
             title=article.title,
@@ -420,6 +435,7 @@ class KnowledgeBase:
             url=article.url,
             updated=article.updated,
             score=1.0,
+            choices=choices,
         )
 
     def _passage(self, ranked: RankedArticle, question: str, voice: bool) -> Passage:
@@ -433,4 +449,5 @@ class KnowledgeBase:
             url=article.url,
             updated=article.updated,
             score=ranked.score,
+            choices=case_choices(article.slug, article.chunks, article.cases, chunk),
         )

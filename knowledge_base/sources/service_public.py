@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import TownSettings
-from knowledge_base.articles import MAX_BODY, Article, ArticleError, Status, article_from_fields
+from knowledge_base.articles import (
+    CASES_FIELD,
+    MAX_BODY,
+    Article,
+    ArticleError,
+    Status,
+    article_from_fields,
+)
 from knowledge_base.sources import SOURCE_FIELD, SourceEntry
 
 NAME = "service-public"
@@ -188,6 +195,14 @@ class _Renderer:
         self.town = town
         self.sp_url = sp_url
         self.lines: list[str] = []
+        # Headings of the sections that are one case among others ("Si vous êtes
+        # majeur", "Pour un mineur"): the answer asks which one applies.
+        self.cases: list[str] = []
+
+    def case(self, path: list[str]) -> None:
+        heading = SEP.join(p for p in path if p)
+        if heading and heading not in self.cases:
+            self.cases.append(heading)
 
     def out(self, line: str) -> None:
         if line.strip():
@@ -212,11 +227,14 @@ class _Renderer:
             self.out(_inline(element))
         elif tag in ("Chapitre", "SousChapitre", "Situation"):
             inner = [*path, _title(element)]
+            if tag == "Situation":
+                self.case(inner)
             self.heading(inner)
             self.block(element, inner)
         elif tag == "BlocCas":
             for case in element.findall("Cas"):
                 inner = [*path, _title(case)]
+                self.case(inner)
                 self.heading(inner)
                 self.block(case, inner)
             # The text after the cases belongs to the enclosing section again.
@@ -290,6 +308,11 @@ class _Renderer:
 
 
 def render_body(publication: ET.Element, town: TownSettings | None) -> str:
+    return render(publication, town)[0]
+
+
+def render(publication: ET.Element, town: TownSettings | None) -> tuple[str, list[str]]:
+    """The Markdown body, and the headings of its case sections that it kept."""
     sp_url = publication.get("spUrl") or ""
     renderer = _Renderer(town, sp_url)
     if publication.find("Introduction") is None:  # else the description repeats it
@@ -322,7 +345,9 @@ def render_body(publication: ET.Element, town: TownSettings | None) -> str:
         cut = main[: MAX_BODY - len(end) - 300]
         cut = cut[: cut.rfind(f"\n{_H} ")] if f"\n{_H} " in cut else cut
         body = f"{cut}\n\nLa suite de cette fiche est sur Service-Public.fr : {sp_url}\n\n{end}"
-    return _drop_empty_sections(body)
+    body = _drop_empty_sections(body)
+    kept = {line[len(_H) + 1 :] for line in body.splitlines() if line.startswith(f"{_H} ")}
+    return body, [c for c in renderer.cases if c in kept]
 
 
 def _drop_empty_sections(body: str) -> str:
@@ -385,7 +410,10 @@ def publication_article(publication: ET.Element, town: TownSettings | None) -> A
         "breadcrumb": SEP.join(crumbs),
         "attribution": ATTRIBUTION,
     }
-    return article_from_fields(fields, render_body(publication, town))
+    body, cases = render(publication, town)
+    if cases:
+        fields[CASES_FIELD] = cases
+    return article_from_fields(fields, body)
 
 
 # --- the source ---

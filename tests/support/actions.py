@@ -14,13 +14,17 @@ async def run_action(
     intent: str,
     metadata: dict[str, Any],
     channel: str = "webchat",
+    entities: list[dict[str, Any]] | None = None,
+    before: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The replies of `action` after the citizen said `text` (classified as `intent`,
-    with the message `metadata` the app sends), each as its custom payload or text."""
+    with the message `metadata` the app sends), each as its custom payload or text.
+    `entities` are those of the message (a button's payload); `before` are earlier
+    tracker events."""
     message = {
         "text": text,
         "intent": {"name": intent, "confidence": 1.0},
-        "entities": [],
+        "entities": entities or [],
         "metadata": metadata,
     }
     tracker = {
@@ -28,7 +32,8 @@ async def run_action(
         "slots": {},
         "latest_message": message,
         "events": [
-            {"event": "user", "text": text, "parse_data": message, "input_channel": channel}
+            *(before or []),
+            {"event": "user", "text": text, "parse_data": message, "input_channel": channel},
         ],
         "paused": False,
         "followup_action": None,

@@ -115,6 +115,19 @@ def test_the_first_cited_article_decides() -> None:
     assert classify([answer("a", "b")], ["a"]).cls == "direct_right"
 
 
+def test_an_answer_that_asks_the_case_is_a_direct_answer() -> None:
+    # The buttons pick a section of the article given ("f21224#2"), not another article.
+    message = {
+        **answer("f21224"),
+        "buttons": [
+            {"title": "Pour un adulte", "payload": '/ask_question{"kb_article":"f21224#1"}'},
+            {"title": "Pour un mineur", "payload": '/ask_question{"kb_article":"f21224#2"}'},
+        ],
+    }
+    assert classify([message], ["f21224"]).cls == "direct_right"
+    assert classify([message], ["f1433"]).cls == "direct_wrong"
+
+
 def test_sources_without_articles_use_the_url() -> None:
     message = {"text": "x", "sources": [{"title": "x", "url": "https://m.example/kb/ma-fiche"}]}
     assert classify([message], ["ma-fiche"]).cls == "direct_right"

@@ -244,3 +244,82 @@ async def test_a_question_finds_its_fiche_with_source_and_date(kb: KnowledgeBase
     assert top.slug == "f1433"
     assert top.url == "https://www.service-public.fr/particuliers/vosdroits/F1433"
     assert top.updated == "2019-10-17"
+
+
+def test_cases_are_recorded_with_the_headings_of_their_sections() -> None:
+    assert fiche("F1433.json").extra["cases"] == [
+        "Démarche › Si votre mairie délivre ce document",
+        "Démarche › Si elle ne le délivre pas",
+    ]
+    assert fiche("F21224.json").extra["cases"] == ["Pour un adulte", "Pour un mineur"]
+    assert "cases" not in fiche("F1507.xml").extra
+
+
+async def test_a_conditional_fiche_asks_the_case_then_answers_that_case_only(
+    kb: KnowledgeBase,
+) -> None:
+    await kb.import_source(ServicePublicSource(DATA, TOWN), "cron")
+    # The question names no situation: the general answer, then the two cases.
+    answer, _ = await kb.preview("je déménage, dois-je changer l'adresse sur ma carte d'identité ?")
+    top = answer.passages[0]
+    assert top.slug == "f21224"
+    assert top.text.startswith("Non, après un déménagement")
+    assert [c.label for c in top.choices] == ["Pour un adulte", "Pour un mineur"]
+    minor = top.choices[1].ref
+    # Picking a case answers with that case's section, and asks nothing more.
+    chosen = await kb.passage_of(minor)
+    assert chosen is not None and chosen.slug == "f21224" and not chosen.choices
+    assert chosen.text.startswith("Pour un mineur : ")
+    assert chosen.url == "https://www.service-public.fr/particuliers/vosdroits/F21224"
+    # A question that names its case gets that case at once.
+    named, _ = await kb.preview(
+        "mon enfant mineur a déménagé, faut-il changer l'adresse de sa carte d'identité ?"
+    )
+    assert named.passages[0].slug == "f21224"
+    assert named.passages[0].text.startswith("Pour un mineur : ")
+    assert not named.passages[0].choices
+    # A section without cases under it asks nothing; a bad section falls back.
+    lead = await kb.passage_of("f1507")
+    assert lead is not None and not lead.choices
+    fallback = await kb.passage_of("f21224#99")
+    assert fallback is not None and fallback.text.startswith("Non, après un déménagement")
+
+
+async def test_the_answer_action_asks_the_case_with_buttons_then_answers_it(
+    kb: KnowledgeBase,
+) -> None:
+    from rasa_sdk.executor import ActionExecutor
+
+    from actions import ActionDependencies, build_actions
+    from bot.conversation.capabilities import WRITTEN
+    from tests.support.actions import run_action
+
+    await kb.import_source(ServicePublicSource(DATA, TOWN), "cron")
+    executor = ActionExecutor()
+    for action in build_actions(ActionDependencies(town=TOWN, reports=None, knowledge=kb)):  # type: ignore[arg-type]
+        executor.register_action(action)
+    question = "je déménage, dois-je changer l'adresse sur ma carte d'identité ?"
+    [reply] = await run_action(
+        executor, "action_answer_from_kb", question, "ask_question", WRITTEN.as_metadata()
+    )
+    assert reply["articles"] == ["f21224"] and reply["sources"][0]["updated"]
+    assert reply["text"].endswith("La suite dépend de votre situation. Quelle est la vôtre ?")
+    assert [b["title"] for b in reply["buttons"]] == ["Pour un adulte", "Pour un mineur"]
+    payload = reply["buttons"][1]["payload"]
+    assert payload.startswith('/ask_question{"kb_article":"f21224#')
+    ref = payload.split('"kb_article":"')[1].rstrip('"}')
+    # The citizen presses "Pour un mineur": that case's section, with its source.
+    asked = {"event": "user", "text": question, "parse_data": {"text": question}}
+    [case] = await run_action(
+        executor,
+        "action_answer_from_kb",
+        payload,
+        "ask_question",
+        WRITTEN.as_metadata(),
+        entities=[{"entity": "kb_article", "value": ref}],
+        before=[asked],
+    )
+    assert case["articles"] == ["f21224"] and "buttons" not in case
+    assert case["text"].startswith(
+        "Doit-on modifier sa carte d'identité en cas de changement d'adresse ?\nPour un mineur : "
+    )
