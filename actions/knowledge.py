@@ -70,8 +70,15 @@ class ActionAnswerFromKnowledgeBase(Action):
         if answer.confidence is Confidence.ANSWER and answer.passages:
             best = answer.passages[0]
             text = f"{best.title}\n{best.text}" if best.text else best.title
+            sources = [_source(best)]
+            if best.see_also is not None and best.see_also.url:
+                # The town's article answered; the national fiche on the topic stays
+                # one click away.
+                sources.append(
+                    {"title": best.see_also.title, "url": best.see_also.url, "see_also": True}
+                )
             reply: dict[str, Any] = {
-                "sources": [_source(best)],
+                "sources": sources,
                 "articles": [best.slug],
                 "feedback": {"query_id": answer.query_id, "slug": best.slug},
             }

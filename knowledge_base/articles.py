@@ -17,6 +17,9 @@ MAX_LIST_ITEMS = 50
 # adulte", "Pour un mineur"); when the best section is the one above them, the
 # answer asks which case applies.
 CASES_FIELD = "cases"
+# Front-matter field of a town's own article: slugs of the national fiches it
+# replaces (its local details win; the fiche is offered as "see also").
+REPLACES_FIELD = "replaces"
 
 
 class Status(StrEnum):
@@ -132,7 +135,7 @@ def article_from_fields(fields: dict[str, Any], body: str) -> Article:
         updated=_iso_date(fields.get("updated")),
         status=status,
         extra={
-            k: (_case_list(v) if k == CASES_FIELD else v)
+            k: (_case_list(v) if k == CASES_FIELD else _slug_list(v) if k == REPLACES_FIELD else v)
             for k, v in fields.items()
             if k not in known
         },
@@ -143,6 +146,19 @@ def _case_list(value: Any) -> list[str]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise ArticleError(f"'{CASES_FIELD}' must be a list of section headings, got {value!r}")
     return [" ".join(v.split()) for v in value if v.strip()]
+
+
+def _slug_list(value: Any) -> list[str]:
+    items = _text_list(value, REPLACES_FIELD)
+    bad = [v for v in items if not SLUG.match(v)]
+    if bad:
+        raise ArticleError(f"'{REPLACES_FIELD}' must list article slugs, got {bad[0]!r}")
+    return list(items)
+
+
+def replaces_of(article: Article) -> tuple[str, ...]:
+    """The slugs of the articles (national fiches) this article replaces."""
+    return tuple(article.extra.get(REPLACES_FIELD) or ())
 
 
 def cases_of(article: Article) -> tuple[str, ...]:

@@ -21,10 +21,11 @@ from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
-from knowledge_base.articles import Article, cases_of
+from knowledge_base.articles import Article, cases_of, replaces_of
 from knowledge_base.chunking import Chunk, split_sections
 from knowledge_base.embeddings import E5Embeddings
 from knowledge_base.lexical import BM25Index
+from knowledge_base.sources import source_of
 from knowledge_base.text import Lexicon, analyse
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class IndexedArticle:
     version: int
     chunks: tuple[Chunk, ...]
     cases: tuple[str, ...] = ()  # headings of case sections (articles.CASES_FIELD)
+    source: str = ""  # where it came from ("service-public"); "" for the town's own
+    replaces: tuple[str, ...] = ()  # slugs it replaces (articles.REPLACES_FIELD)
 
 
 def head_text(article: Article) -> str:
@@ -106,6 +109,9 @@ class SearchIndex:
         self._lexicon = lexicon
         self._articles: dict[str, IndexedArticle] = {}
         self._sources: dict[str, Article] = {}
+        # Slug of a replaced article -> the published article replacing it; rebuilt
+        # on the first read after a write.
+        self._replaced_by: dict[str, str] | None = None
         # Searches run in worker threads while edits update the index.
         self._lock = threading.RLock()
 
@@ -115,6 +121,18 @@ class SearchIndex:
 
     def article(self, slug: str) -> IndexedArticle | None:
         return self._articles.get(slug)
+
+    def replacement(self, slug: str) -> str | None:
+        """The published article that replaces `slug`, if staff declared one."""
+        with self._lock:
+            if self._replaced_by is None:
+                self._replaced_by = {
+                    replaced: a.slug
+                    for a in self._articles.values()
+                    for replaced in a.replaces
+                    if replaced != a.slug
+                }
+            return self._replaced_by.get(slug)
 
     @property
     def lexicon(self) -> Lexicon:
@@ -205,7 +223,10 @@ class SearchIndex:
             article.version,
             tuple(chunks),
             cases_of(article),
+            source_of(article),
+            replaces_of(article),
         )
+        self._replaced_by = None
 
     def remove(self, slug: str) -> None:
         with self._lock:
@@ -213,6 +234,7 @@ class SearchIndex:
             self.lexical.remove(slug)
             self._articles.pop(slug, None)
             self._sources.pop(slug, None)
+            self._replaced_by = None
 
     def set_lexicon(self, lexicon: Lexicon) -> None:
         with self._lock:
@@ -249,6 +271,7 @@ class SearchIndex:
                 self.lexical.remove(slug)
                 self._articles.pop(slug, None)
                 self._sources.pop(slug, None)
+            self._replaced_by = None
         if embedded or stale:
             log.info("index reconciled: %d embedded, %d removed", embedded, len(stale))
         return embedded

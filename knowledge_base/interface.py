@@ -20,6 +20,13 @@ class CaseChoice:
 
 
 @dataclass(frozen=True)
+class Related:
+    slug: str
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Passage:
     slug: str
     title: str
@@ -29,6 +36,8 @@ class Passage:
     score: float
     # When the answer depends on the citizen's situation: the cases to choose from.
     choices: tuple[CaseChoice, ...] = ()
+    # The national fiche on the same topic, set aside for this town's own article.
+    see_also: Related | None = None
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,20 @@ from knowledge_base.articles import Article, ArticleError, Status
 from knowledge_base.chunking import Chunk
 from knowledge_base.embeddings import E5Embeddings
 from knowledge_base.index import BATCH, SearchIndex
-from knowledge_base.interface import CaseChoice, Confidence, KnowledgeAnswer, Passage
+from knowledge_base.interface import (
+    CaseChoice,
+    Confidence,
+    KnowledgeAnswer,
+    Passage,
+    Related,
+)
 from knowledge_base.life_events import LifeEvents
+from knowledge_base.local_first import local_first
 from knowledge_base.logbook import LexiconStore, QueryLog
 from knowledge_base.markdown_io import read_article_file, to_markdown
 from knowledge_base.retrievers import HybridRetriever, hybrid_retriever
 from knowledge_base.sources import Source, source_of
+from knowledge_base.sources.service_public import NAME as NATIONAL_SOURCE
 from knowledge_base.store import ArticleStore, VersionConflict
 from knowledge_base.text import Lexicon
 
@@ -366,11 +374,34 @@ class KnowledgeBase:
             )
             for d in docs
         ]
+        ranked = self._local_first(ranked)
         self._recent[question] = (now, ranked)
         self._recent.move_to_end(question)
         while len(self._recent) > RECENT_RANKINGS:
             self._recent.popitem(last=False)
         return ranked[:k]
+
+    def _local_first(self, ranked: list[RankedArticle]) -> list[RankedArticle]:
+        """The town's own articles before national fiches on the same topic (see
+        knowledge_base/local_first.py); the fiche set aside is named in the first
+        article's evidence as `see_also`."""
+        index = self.index
+
+        def is_national(slug: str) -> bool:
+            article = index.article(slug)
+            return article is not None and article.source == NATIONAL_SOURCE
+
+        def promote(fiche: RankedArticle, local: str) -> RankedArticle:
+            article = index.article(local)
+            return replace(fiche, slug=local, title=article.title if article else fiche.title)
+
+        reordered, aside = local_first(
+            ranked, is_national=is_national, replacement=index.replacement, promote=promote
+        )
+        if aside is not None and reordered:
+            first = reordered[0]
+            reordered[0] = replace(first, evidence={**first.evidence, "see_also": aside})
+        return reordered
 
     async def would_answer(self, question: str) -> str:
         """What `answer` would decide ("answer", "ambiguous", "not_found"); nothing is
@@ -450,4 +481,11 @@ class KnowledgeBase:
             updated=article.updated,
             score=ranked.score,
             choices=case_choices(article.slug, article.chunks, article.cases, chunk),
+            see_also=self._see_also(ranked.evidence.get("see_also")),
         )
+
+    def _see_also(self, slug: object) -> Related | None:
+        article = self.index.article(slug) if isinstance(slug, str) else None
+        if article is None:
+            return None
+        return Related(slug=article.slug, title=article.title, url=article.url)

@@ -17,6 +17,9 @@ class Source:
     title: str
     url: str
     updated: str | None = None
+    # Not the answer's source: a related page offered beside it (the national fiche
+    # on the topic the town's own article answered).
+    see_also: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,12 @@ class BotMessage:
             data["buttons"] = [{"title": b.title, "payload": b.payload} for b in self.buttons]
         if self.sources:
             data["sources"] = [
-                {"title": s.title, "url": s.url, **({"updated": s.updated} if s.updated else {})}
+                {
+                    "title": s.title,
+                    "url": s.url,
+                    **({"updated": s.updated} if s.updated else {}),
+                    **({"see_also": True} if s.see_also else {}),
+                }
                 for s in self.sources
             ]
         if self.emergency:
@@ -60,7 +68,12 @@ def _sources(raw: Any) -> tuple[Source, ...]:
     if not isinstance(raw, list):
         return ()
     return tuple(
-        Source(title=str(s["title"]), url=str(s["url"]), updated=s.get("updated"))
+        Source(
+            title=str(s["title"]),
+            url=str(s["url"]),
+            updated=s.get("updated"),
+            see_also=s.get("see_also") is True,
+        )
         for s in raw
         if isinstance(s, dict) and "title" in s and "url" in s
     )

@@ -54,6 +54,7 @@
     typing: 'L\u2019assistant \u00e9crit\u2026',
     quickReplies: 'R\u00e9ponses sugg\u00e9r\u00e9es',
     source: 'Source : ',
+    seeAlso: 'Voir aussi la fiche nationale : ',
     updated: ' \u2014 mis \u00e0 jour le ',
     newWindow: ' (nouvelle fen\u00eatre)',
     reconnecting: 'Connexion perdue, nouvelle tentative\u2026',
@@ -332,7 +333,8 @@
       const href = safeHref(s.url);
       const date = formatDate(s.updated);
       list.append(el('li', null, [
-        TEXT.source, href ? makeLink(href, s.title) : s.title, date ? TEXT.updated + date : null,
+        s.see_also === true ? TEXT.seeAlso : TEXT.source,
+        href ? makeLink(href, s.title) : s.title, date ? TEXT.updated + date : null,
       ]));
     }
     return list.children.length ? list : null;
