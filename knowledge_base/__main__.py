@@ -76,7 +76,8 @@ async def cmd_import(directory: Path, author: str) -> int:
 
 async def cmd_import_service_public(path: Path, author: str, archive: bool) -> int:
     try:
-        source = ServicePublicSource(path, load_settings().town)
+        settings = load_settings()
+        source = ServicePublicSource(path, settings.town, settings.knowledge.service_public_volumes)
     except OSError as exc:
         print(f"knowledge_base: {exc}", file=sys.stderr)
         return 2

