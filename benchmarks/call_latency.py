@@ -461,7 +461,7 @@ def whisper_model_dir() -> Path:
     return load_settings().data_dir / "models" / "whisper-base"
 
 
-def start_stack(keep: bool, engine: str = "vosk") -> tuple[Stack, Path]:
+def start_stack(keep: bool, engine: str = "vosk", early_decode: bool = True) -> tuple[Stack, Path]:
     busy = [p for p in (APP_PORT, ACTIONS_PORT, RASA_PORT) if not port_free(p, socket.SOCK_STREAM)]
     busy += [p for p in (SIP_PORT,) if not port_free(p, socket.SOCK_DGRAM)]
     if busy:
@@ -484,6 +484,7 @@ def start_stack(keep: bool, engine: str = "vosk") -> tuple[Stack, Path]:
         "GUICHET__VOICE__ENABLED": "true",
         "GUICHET__VOICE__VOSK_MODEL": str(vosk_model_dir()),
         "GUICHET__VOICE__STT_ENGINE": engine,
+        "GUICHET__VOICE__EARLY_DECODE": "true" if early_decode else "false",
         "GUICHET__VOICE__WHISPER_MODEL": str(whisper_model_dir()),
         "GUICHET__VOICE__SIP_PORT": str(SIP_PORT),
         "GUICHET__VOICE__RTP_PORT_MIN": str(RTP_PORTS[0]),
@@ -1199,11 +1200,13 @@ def on_signal(signum: int, _frame: Any) -> None:
 
 
 @contextlib.contextmanager
-def running_stack(keep: bool, engine: str = "vosk") -> Iterator[tuple[Stack, Path]]:
+def running_stack(
+    keep: bool, engine: str = "vosk", early_decode: bool = True
+) -> Iterator[tuple[Stack, Path]]:
     stack: Stack | None = None
     scratch: Path | None = None
     try:
-        stack, scratch = start_stack(keep, engine)
+        stack, scratch = start_stack(keep, engine, early_decode)
         yield stack, scratch
     finally:
         if stack is not None:
@@ -1352,6 +1355,13 @@ def main() -> int:
         default="vosk",
         help="speech recogniser of the calls (vosk: Korean model; whisper: packaged base)",
     )
+    parser.add_argument(
+        "--early-decode",
+        choices=("on", "off"),
+        default="on",
+        help="Whisper starts decoding at the caller's pause (on, the default) or after the "
+        "end-point (off): run both to measure what it saves",
+    )
     parser.add_argument("--save", type=Path, help="also write the JSON figures to this file")
     parser.add_argument("--budget-min", type=float, default=30, help="give up after this")
     parser.add_argument(
@@ -1393,6 +1403,7 @@ def main() -> int:
             "loadavg": Path("/proc/loadavg").read_text().split()[:3],
             "settings": "quick" if quick else "full",
             "engine": args.engine,
+            "early_decode": args.early_decode,
         },
         "notes": [],
     }
@@ -1414,7 +1425,10 @@ def main() -> int:
         fig["endpointing"] = {s.utterance.name: endpoint_delay_ms(s) for s in speech}
         fig["stt"] = measure_stt(speech, args.stt_repeats, args.engine)
         log("starting Rasa and the app with the phone channel (30-60 s)")
-        with running_stack(args.keep_data, args.engine) as (stack, scratch):
+        with running_stack(args.keep_data, args.engine, args.early_decode == "on") as (
+            stack,
+            scratch,
+        ):
             fig["stack"] = {
                 "startup_s": {k: round(v, 1) for k, v in stack.startup_s.items()},
                 "data_dir": str(scratch) if args.keep_data else "(removed)",

@@ -22,12 +22,13 @@ from bot.conversation.capabilities import SPOKEN
 from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage
 from bot.conversation.service import ConversationService, InvalidMessage, UserTurn
+from bot.observability import metrics
 from voice.followup import LinkOffer
 from voice.session import AudioFrame, DtmfDigit, HangupCause, PlaybackResult, VoiceSession
-from voice.stt import SpeechRecognizer
+from voice.stt import SpeechRecognizer, UtteranceDecoder
 from voice.texts import shorten_for_voice, to_speech
 from voice.tts import SpeechSynthesizer
-from voice.vad import SpeechEnded, SpeechStarted, VoiceActivityDetector
+from voice.vad import SpeechEnded, SpeechPaused, SpeechStarted, VoiceActivityDetector
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class CallSettings:
     silence_reprompt_s: float = 8.0
     max_silences: int = 3
     max_misunderstood: int = 2
+    early_decode: bool = True
 
 
 @dataclass
@@ -74,6 +76,8 @@ class CallState:
     menu: dict[str, tuple[str, str]] = field(default_factory=dict)  # digit -> (title, payload)
     last_spoken: str = ""
     callback_offer: bool = False
+    # Utterances whose text came from the decode started at the caller's pause.
+    early_decodes: int = 0
 
 
 def conversation_id_for(call_id: str) -> str:
@@ -120,6 +124,8 @@ class PhoneCall:
         self._stt_frames: list[bytes] = []
         self._stt_feeding: asyncio.Task[None] | None = None
         self._fed_any = False  # whether this utterance was streamed to the recogniser
+        # A decode started at the caller's last pause: (the frames, the text to come).
+        self._early: tuple[tuple[bytes, ...], asyncio.Future[str | None]] | None = None
         self._last_activity = time.monotonic()
         # Latency figures: end of the caller's utterance -> first audio of the answer.
         self.response_latencies_ms: list[float] = []
@@ -196,6 +202,9 @@ class PhoneCall:
                     self.state.barge_ins += 1
                 self.recognizer.start()
                 self._stt_frames = []
+                self._early = None
+            elif isinstance(vad_event, SpeechPaused):
+                self._decode_early(vad_event)
             elif isinstance(vad_event, SpeechEnded):
                 self._utterance_end = time.monotonic()
                 await self._flush_stt(final=True, tail=vad_event)
@@ -216,6 +225,19 @@ class PhoneCall:
                 self._stt_feeding = asyncio.ensure_future(self._accept(pcm))
             return
         self._stt_feeding = None
+        early, self._early = self._early, None
+        early_text = None
+        if tail is not None and early is not None and early[0] == tail.frames:
+            # Nothing was said after the pause: its decode, started up to 340 ms
+            # earlier, is the utterance's text (None if it failed: decode again).
+            early_text = await early[1]
+        metrics.call_utterance("early" if early_text is not None else "after_end")
+        if early_text is not None:
+            self.state.early_decodes += 1
+            self.recognizer.start()  # drop what was streamed meanwhile
+            self._fed_any = False
+            await self._on_utterance(early_text.strip())
+            return
         if tail is not None and not self._fed_any:
             # Short utterance: the VAD holds the whole audio (pre-roll included).
             text = await self.recognizer.transcribe_async(tail.pcm)
@@ -225,6 +247,20 @@ class PhoneCall:
             text = await self.recognizer.finish_async()
         self._fed_any = False
         await self._on_utterance(text.strip())
+
+    def _decode_early(self, pause: SpeechPaused) -> None:
+        """Whole-utterance recognisers (Whisper) start decoding at the caller's pause
+        instead of after the end-point: the end-point's 500 ms and the decode overlap."""
+        if self.settings.early_decode and isinstance(self.recognizer, UtteranceDecoder):
+            self._early = (pause.frames, asyncio.ensure_future(self._decode(pause.pcm)))
+
+    async def _decode(self, pcm: bytes) -> str | None:
+        assert isinstance(self.recognizer, UtteranceDecoder)
+        try:
+            return await self.recognizer.decode_async(pcm)
+        except Exception:
+            log.exception("early decode failed on call %s", self.session.call_id)
+            return None
 
     async def _accept(self, pcm: bytes) -> None:
         self._fed_any = True

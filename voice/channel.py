@@ -159,6 +159,7 @@ class PhoneChannel:
                 transfer_target=self.settings.handoff.phone_transfer_target,
                 silence_reprompt_s=voice.silence_reprompt_s,
                 max_silences=voice.max_silences,
+                early_decode=voice.early_decode,
             ),
             services.calls,
             services.handoff,

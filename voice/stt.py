@@ -90,6 +90,15 @@ class SpeechRecognizer(Protocol):
     async def transcribe_async(self, pcm_8k: bytes) -> str: ...
 
 
+@runtime_checkable
+class UtteranceDecoder(Protocol):
+    """A recogniser that decodes whole utterances (Whisper): it can decode audio
+    without touching the streaming buffer, so the call can start decoding at the
+    caller's first pause and keep the text if nothing follows before the end-point."""
+
+    async def decode_async(self, pcm_8k: bytes) -> str: ...
+
+
 # --- shared model and thread pool --------------------------------------------------
 
 _models: dict[Path, Any] = {}

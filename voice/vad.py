@@ -8,7 +8,11 @@ machine over the results:
   (3 x 20 ms = 60 ms: fast enough to stop playback on barge-in);
 * SPEECH -> SILENCE after `end_frames` consecutive unvoiced frames
   (25 x 20 ms = 500 ms of silence ends the utterance), or when a voiced frame
-  lies `max_frames` after the start (a caller who never pauses is cut there).
+  lies `max_frames` after the start (a caller who never pauses is cut there);
+* on the way, `pause_frames` unvoiced frames (8 x 20 ms = 160 ms) give a
+  `SpeechPaused` carrying the audio so far: a recogniser that decodes whole
+  utterances starts on it, and if the silence goes on to the end-point its
+  `SpeechEnded.frames` are exactly the same frames, so the decode is reused.
 
 It is pure and synchronous: feed frames with `process`, get events back.
 Frame indices count the frames given since construction (or `reset`), from 0.
@@ -62,7 +66,21 @@ class SpeechEnded:
         return (self.end_frame - self.start_frame) * self.frame_ms
 
 
-VadEvent = SpeechStarted | SpeechEnded
+@dataclass(frozen=True)
+class SpeechPaused:
+    """The caller stopped for `pause_frames`: the utterance as it would end now."""
+
+    start_frame: int
+    detected_frame: int
+    # The frames SpeechEnded would carry if no voiced frame came before the end-point.
+    frames: tuple[bytes, ...]
+
+    @property
+    def pcm(self) -> bytes:
+        return b"".join(self.frames)
+
+
+VadEvent = SpeechStarted | SpeechPaused | SpeechEnded
 
 
 class VoiceActivityDetector:
@@ -77,6 +95,7 @@ class VoiceActivityDetector:
         max_frames: int = 750,
         pre_roll_frames: int = 10,
         post_roll_frames: int = 5,
+        pause_frames: int = 8,
         min_dbfs: float | None = -50.0,
     ) -> None:
         if aggressiveness not in (0, 1, 2, 3):
@@ -89,6 +108,8 @@ class VoiceActivityDetector:
             raise ValueError("start_frames/end_frames must be >= 1, rolls >= 0")
         if max_frames < start_frames:
             raise ValueError("max_frames must be >= start_frames")
+        if pause_frames < 0:
+            raise ValueError("pause_frames must be >= 0 (0: no SpeechPaused)")
         self.aggressiveness = aggressiveness
         self.sample_rate = sample_rate
         self.frame_ms = frame_ms
@@ -98,6 +119,9 @@ class VoiceActivityDetector:
         self.max_frames = max_frames
         self.pre_roll_frames = pre_roll_frames
         self.post_roll_frames = post_roll_frames
+        # Only a pause shorter than the end-point and longer than the post-roll gives
+        # the same frames as the end would.
+        self.pause_frames = pause_frames if post_roll_frames < pause_frames < end_frames else 0
         self.min_dbfs = min_dbfs
         self._vad = webrtcvad.Vad(aggressiveness)
         self.reset()
@@ -159,6 +183,8 @@ class VoiceActivityDetector:
         self._unvoiced_run = 0 if voiced else self._unvoiced_run + 1
         if self._unvoiced_run >= self.end_frames:
             events.append(self._end(index, EndReason.SILENCE))
+        elif self.pause_frames and self._unvoiced_run == self.pause_frames:
+            events.append(SpeechPaused(self._start_frame, index, self._kept_frames()))
         elif voiced and index - self._start_frame + 1 >= self.max_frames:
             # Counted on voiced frames: trailing silence still ends by SILENCE.
             events.append(self._end(index, EndReason.MAX_LENGTH))
@@ -170,16 +196,20 @@ class VoiceActivityDetector:
             return []
         return [self._end(self._index - 1, EndReason.FLUSH)]
 
+    def _kept_frames(self) -> tuple[bytes, ...]:
+        """The utterance with at most `post_roll_frames` of its trailing silence."""
+        keep = len(self._utterance) - max(0, self._unvoiced_run - self.post_roll_frames)
+        return tuple(self._utterance[:keep])
+
     def _end(self, index: int, reason: EndReason) -> SpeechEnded:
         end_frame = index + 1 - self._unvoiced_run
-        keep = len(self._utterance) - max(0, self._unvoiced_run - self.post_roll_frames)
         event = SpeechEnded(
             start_frame=self._start_frame,
             end_frame=end_frame,
             detected_frame=index,
             reason=reason,
             first_frame=self._first_frame,
-            frames=tuple(self._utterance[:keep]),
+            frames=self._kept_frames(),
             frame_ms=self.frame_ms,
         )
         self._in_speech = False

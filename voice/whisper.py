@@ -256,5 +256,9 @@ class WhisperRecognizer:
     async def transcribe_async(self, pcm_8k: bytes) -> str:
         return await self._run(self.transcribe, pcm_8k)
 
+    async def decode_async(self, pcm_8k: bytes) -> str:
+        """Decode audio off the event loop, leaving the streamed buffer as it is."""
+        return await self._run(self._decode, pcm_8k)
+
     def close(self) -> None:
         self.start()

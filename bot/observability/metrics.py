@@ -43,6 +43,12 @@ CALLS_ENDED = Counter(
     "Phone calls ended, by outcome (answered_by_bot, transferred, callback, hung_up, error).",
     ["outcome"],
 )
+CALL_UTTERANCES = Counter(
+    "guichet_call_utterances",
+    "Callers' utterances recognised, by when their decode started (early: at the "
+    "caller's pause, before the end-point; after_end: once the end-point was reached).",
+    ["decode"],
+)
 KB_SEARCHES = Counter(
     "guichet_kb_searches",
     "Knowledge-base searches for citizens, by outcome (answer, suggest, not_found).",
@@ -105,6 +111,10 @@ def call_started() -> None:
 
 def call_ended(outcome: str) -> None:
     CALLS_ENDED.labels(outcome or "unknown").inc()
+
+
+def call_utterance(decode: str) -> None:
+    CALL_UTTERANCES.labels(decode).inc()
 
 
 def kb_search(confidence: str, seconds: float) -> None:

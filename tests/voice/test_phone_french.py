@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 
@@ -153,6 +155,14 @@ async def test_spoken_french_question_is_answered_from_the_knowledge_base(
         await peer.wait_event("CALL_CLOSED", within=10)
     finally:
         await peer.stop()
+
+    # The question was decoded from the caller's pause on, not after the end-point:
+    # nothing followed it, so that decode was the text.
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{whisper_stack.app_url}/metrics") as response:
+            exposition = await response.text()
+    early = re.search(r'^guichet_call_utterances_total\{decode="early"\} (\S+)$', exposition, re.M)
+    assert early is not None and float(early.group(1)) >= 1, exposition
 
     rows = conversation(whisper_stack, call["conversation_id"])
     answer = rows[-1]

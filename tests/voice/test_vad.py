@@ -8,7 +8,14 @@ import pytest
 
 from tests.support.system import needs_program
 from voice.audio import dbfs, float_to_pcm, read_wav, resample, silence, split_frames, tone
-from voice.vad import EndReason, SpeechEnded, SpeechStarted, VadEvent, VoiceActivityDetector
+from voice.vad import (
+    EndReason,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechStarted,
+    VadEvent,
+    VoiceActivityDetector,
+)
 
 
 def run(vad: VoiceActivityDetector, pcm: bytes) -> list[tuple[int, VadEvent]]:
@@ -45,8 +52,8 @@ def test_tone_burst_start_and_end_frames() -> None:
     # 1 s silence (frames 0-49), 600 ms tone (frames 50-79), 1 s silence.
     vad = VoiceActivityDetector()
     events = run(vad, silence(1000) + tone(440, 600) + silence(1000))
-    assert [type(e) for _, e in events] == [SpeechStarted, SpeechEnded]
-    (at_start, start), (at_end, end) = events
+    assert [type(e) for _, e in events] == [SpeechStarted, SpeechPaused, SpeechEnded]
+    (at_start, start), (at_pause, pause), (at_end, end) = events
     # Start confirmed after 3 voiced frames: 60 ms, well inside the 100 ms barge-in budget.
     assert start == SpeechStarted(start_frame=50, detected_frame=52)
     assert at_start == 52
@@ -62,6 +69,26 @@ def test_tone_burst_start_and_end_frames() -> None:
     assert end.pcm == b"".join(end.frames)
     assert dbfs(end.frames[9]) < -100 and dbfs(end.frames[10]) > -20
     assert not vad.in_speech
+    # After 8 silent frames (160 ms) the utterance as it ends: the same frames.
+    assert at_pause == pause.detected_frame == 80 + 8 - 1
+    assert pause.frames == end.frames and pause.start_frame == 50
+
+
+def test_a_pause_then_more_speech_gives_a_new_pause_with_the_longer_utterance() -> None:
+    events = run(
+        VoiceActivityDetector(), tone(300, 400) + silence(300) + tone(300, 400) + silence(800)
+    )
+    pauses = [e for _, e in events if isinstance(e, SpeechPaused)]
+    [end] = ended(events)
+    # The first pause is stale once the caller went on; the last one is the end.
+    assert len(pauses) == 2 and pauses[0].frames != end.frames
+    assert pauses[1].frames == end.frames
+    assert [type(e) for _, e in events][-2:] == [SpeechPaused, SpeechEnded]
+    # No pause event when it would not give the end's frames (or when turned off).
+    for vad in (VoiceActivityDetector(pause_frames=0), VoiceActivityDetector(pause_frames=3)):
+        assert not [
+            e for _, e in run(vad, tone(300, 400) + silence(800)) if isinstance(e, SpeechPaused)
+        ]
 
 
 def test_too_short_burst_does_not_start_speech() -> None:
@@ -134,7 +161,10 @@ def test_bad_frames_and_settings_are_rejected() -> None:
         pcm = silence(300) + tone(440, 300) + silence(900)
         for i in range(0, len(pcm) - v.frame_bytes + 1, v.frame_bytes):
             events += v.process(pcm[i : i + v.frame_bytes])
-        assert [type(e) for e in events] == [SpeechStarted, SpeechEnded]
+        assert [type(e) for e in events if not isinstance(e, SpeechPaused)] == [
+            SpeechStarted,
+            SpeechEnded,
+        ]
 
 
 @needs_program("espeak-ng", "espeak-ng")
