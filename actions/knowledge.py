@@ -64,7 +64,9 @@ class ActionAnswerFromKnowledgeBase(Action):
                     if chosen is not None:
                         answer = KnowledgeAnswer(Confidence.ANSWER, [chosen])
                 else:
-                    answer = await self._knowledge.answer(question, voice=voice)
+                    # The channel the app named (Rasa's input_channel), for the log.
+                    channel = tracker.get_latest_input_channel() or "unknown"
+                    answer = await self._knowledge.answer(question, voice=voice, channel=channel)
             except Exception:
                 log.exception("knowledge base search failed")
         if answer.confidence is Confidence.ANSWER and answer.passages:

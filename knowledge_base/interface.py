@@ -49,7 +49,9 @@ class KnowledgeAnswer:
 
 
 class KnowledgeSearch(Protocol):
-    async def answer(self, question: str, *, voice: bool = False) -> KnowledgeAnswer:
+    async def answer(
+        self, question: str, *, voice: bool = False, channel: str | None = None
+    ) -> KnowledgeAnswer:
         """Best passages for a citizen's question, with how sure the match is."""
         ...
 

@@ -435,9 +435,7 @@ class KnowledgeBase:
         confidence, passages = preview.confidence, preview.passages
         metrics.kb_search(confidence.value, metrics.since(started))
         top = ranked[0].slug if ranked else None
-        query_id = await self.queries.record(
-            question, channel or ("phone" if voice else "webchat"), confidence.value, top
-        )
+        query_id = await self.queries.record(question, channel or "unknown", confidence.value, top)
         return KnowledgeAnswer(confidence, passages, query_id)
 
     async def passage_of(

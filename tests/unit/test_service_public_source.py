@@ -300,9 +300,20 @@ async def test_the_answer_action_asks_the_case_with_buttons_then_answers_it(
         executor.register_action(action)
     question = "je déménage, dois-je changer l'adresse sur ma carte d'identité ?"
     [reply] = await run_action(
-        executor, "action_answer_from_kb", question, "ask_question", WRITTEN.as_metadata()
+        executor,
+        "action_answer_from_kb",
+        question,
+        "ask_question",
+        WRITTEN.as_metadata(),
+        channel="whatsapp",
     )
     assert reply["articles"] == ["f21224"] and reply["sources"][0]["updated"]
+    # The question is logged under the channel the app named, whatever it is.
+    import sqlalchemy as sa
+
+    async with kb.engine.connect() as db:
+        rows = (await db.execute(sa.text("SELECT channel, question FROM kb_queries"))).all()
+    assert [tuple(r) for r in rows] == [("whatsapp", question)]
     assert reply["text"].endswith("La suite dépend de votre situation. Quelle est la vôtre ?")
     assert [b["title"] for b in reply["buttons"]] == ["Pour un adulte", "Pour un mineur"]
     payload = reply["buttons"][1]["payload"]
