@@ -224,13 +224,15 @@ class PhoneCall:
                 await self.recognizer.accept_async(b"".join(frames))
             text = await self.recognizer.finish_async()
         self._fed_any = False
-        await self._on_utterance(text.strip())
+        await self.hear(text.strip())
 
     async def _accept(self, pcm: bytes) -> None:
         self._fed_any = True
         await self.recognizer.accept_async(pcm)
 
-    async def _on_utterance(self, text: str) -> None:
+    async def hear(self, text: str) -> None:
+        """What the caller said, as the recogniser wrote it at the end of an utterance
+        (empty when it made nothing out): a turn of the conversation, answered aloud."""
         self._last_activity = time.monotonic()
         if not text:
             self.state.misunderstood += 1
