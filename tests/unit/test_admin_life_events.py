@@ -7,6 +7,7 @@ checked through the app's own action executor, as Rasa would call it.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import shutil
 from collections.abc import AsyncIterator
@@ -20,6 +21,8 @@ from aiohttp.test_utils import TestServer
 from bot.admin.users import Role, UserStore
 from bot.app import DEMO_BASE, Services, create_public_app
 from knowledge_base.articles import Article, Status
+from knowledge_base.event_store import LifeEventStore
+from knowledge_base.life_events import EventSettings
 from knowledge_base.store import VersionConflict
 from tests.conftest import make_settings
 from tests.support.actions import run_action
@@ -342,3 +345,24 @@ async def test_a_stale_article_leaves_every_article_as_it_was(env: Env) -> None:
     assert await store.get("bapteme-civil") == a
     assert len(await store.history("bapteme-civil")) == versions
     assert not await tagged(env, "renommé")
+
+
+async def test_an_order_set_through_another_instance_reaches_this_one(env: Env) -> None:
+    # Another app instance writes the settings in the shared database; this one's
+    # follow loop (started by Services.start) rebuilds its life events from them.
+    events = env.services.life_events
+    assert events is not None
+    current = list((await env.services.knowledge.life_events_overview()).articles(DEATH))
+    wanted = tuple(reversed(current))
+    other = LifeEventStore(env.services.engine)
+    settings = (await other.load()).get(DEATH, EventSettings())
+    await other.put(DEATH, replace(settings, order=wanted), "instance-b@villebrune.example")
+    # The bot's list: the published articles, now in that order.
+    offered = set(events.articles(DEATH))
+    expected = [s for s in wanted if s in offered]
+    assert events.articles(DEATH) != expected
+    async with asyncio.timeout(30):
+        while True:
+            if events.articles(DEATH) == expected:
+                break
+            await asyncio.sleep(0.1)
