@@ -427,9 +427,23 @@ class KnowledgeBase:
                 if source in a.life_events
             ]
 
-            async def also(conn: AsyncConnection, merged: EventSettings = merged) -> None:
+            # A name is an event or the former name of one, never both: the new name
+            # stops being another event's former name.
+            others = {
+                tag: replace(s, former=tuple(n for n in s.former if n != target))
+                for tag, s in settings.items()
+                if tag not in (source, target) and target in s.former
+            }
+
+            async def also(
+                conn: AsyncConnection,
+                merged: EventSettings = merged,
+                others: dict[str, EventSettings] = others,
+            ) -> None:
                 await self.life_event_settings.delete_in(conn, source)
                 await self.life_event_settings.put_in(conn, target, merged, author)
+                for tag, cleaned in others.items():
+                    await self.life_event_settings.put_in(conn, tag, cleaned, author)
 
             try:
                 saved = await self.store.save_many(changes, author, summary, also)

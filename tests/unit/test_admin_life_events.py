@@ -366,3 +366,28 @@ async def test_an_order_set_through_another_instance_reaches_this_one(env: Env) 
             if events.articles(DEATH) == expected:
                 break
             await asyncio.sleep(0.1)
+
+
+async def test_a_former_name_taken_by_a_rename_is_that_event_alone(
+    env: Env, editor: Browser
+) -> None:
+    knowledge = env.services.knowledge
+    await draft(env, "vacances-brouillon", ("le cas alpha",))
+    await draft(env, "voyage-brouillon", ("le cas bêta",))
+    await draft(env, "avion-brouillon", ("le cas gamma",))
+    resp, _ = await editor.post(
+        "/admin/life-events/merge", {"tag": "le cas bêta", "into": "le cas alpha"}
+    )
+    assert resp.status == 303
+    settings = await knowledge.life_event_settings.load()
+    assert settings["le cas alpha"].former == ("le cas bêta",)
+    # "le cas bêta" is free again as an event's name: it names that event only.
+    resp, _ = await editor.post(
+        "/admin/life-events/rename", {"tag": "le cas gamma", "name": "le cas bêta"}
+    )
+    assert resp.status == 303
+    settings = await knowledge.life_event_settings.load()
+    assert settings["le cas alpha"].former == ()
+    assert settings["le cas bêta"].former == ("le cas gamma",)
+    found = (await knowledge.life_events_overview()).match("le cas bêta")
+    assert found is not None and found.tag == "le cas bêta"
