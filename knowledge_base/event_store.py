@@ -23,7 +23,8 @@ life_event_settings = sa.Table(
     "life_event_settings",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("tag", sa.String(MAX_EVENT_NAME), nullable=False, unique=True),
+    # Text: a tag imported with an article may be longer than a name staff type.
+    sa.Column("tag", sa.Text, nullable=False, unique=True),
     sa.Column("article_order", sa.JSON, nullable=False),  # slugs, first first
     sa.Column("former_names", sa.JSON, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

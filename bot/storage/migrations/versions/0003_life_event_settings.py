@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "life_event_settings",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("tag", sa.String(length=200), nullable=False),
+        sa.Column("tag", sa.Text(), nullable=False),
         sa.Column("article_order", sa.JSON(), nullable=False),
         sa.Column("former_names", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
