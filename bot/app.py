@@ -43,7 +43,7 @@ from bot.storage.calls import CallStore
 from bot.storage.handoffs import HandoffStore, TicketStore
 from bot.storage.reports import ReportStore
 from bot.storage.transcripts import TranscriptStore
-from knowledge_base.life_events import ALIASES_FILE
+from knowledge_base.life_events import ALIASES_FILE, LifeEvents
 from knowledge_base.service import KnowledgeBase
 from voice.channel import PhoneChannel, PhoneDependencies
 
@@ -127,6 +127,9 @@ class Services:
     notifier: Notifier | None = None
     outbox: OutboxStore | None = None
     sender: NotificationSender | None = None
+    # The base's life events, shared by the reading of messages and the life-event
+    # action, kept up to date by the knowledge base (staff's edits included).
+    life_events: LifeEvents | None = None
     # Set once the retention purge has run (at start-up, then every 6 h).
     purged: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -207,6 +210,7 @@ class Services:
             notifier=notifier,
             outbox=outbox,
             sender=sender,
+            life_events=life_events,
             purged=purged,
         )
         services.phone = PhoneChannel(

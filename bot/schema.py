@@ -40,6 +40,7 @@ def all_tables() -> sa.MetaData:
     import bot.storage.calls
     import bot.storage.database
     import bot.storage.handoffs  # noqa: F401
+    import knowledge_base.event_store
     import knowledge_base.logbook
     import knowledge_base.store  # noqa: F401
     from bot.core.db import metadata

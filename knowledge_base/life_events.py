@@ -23,6 +23,11 @@ Alias syntax (one phrase per line, matched on `normalise_noisy` text):
 
 A message that matches a `not_if` pattern (global or of the tag) is an ordinary
 question about one procedure (a price, a form, opening hours): no event.
+
+Staff manage the events in /admin (`EventSettings`, stored in the database by
+knowledge_base/event_store.py): the order of an event's articles, which comes
+before the file's `order`, and the names it had before a rename or a merge, which
+still name it (with their aliases, introduction and words of care from the file).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -173,6 +178,24 @@ class LifeEventMatch:
 
 
 @dataclass(frozen=True)
+class EventSettings:
+    """What staff set for one event in /admin (knowledge_base/event_store.py)."""
+
+    order: tuple[str, ...] = ()  # slugs, what to do first first
+    former: tuple[str, ...] = ()  # names the event had before a rename or a merge
+
+
+def order_articles(slugs: Iterable[str], *orders: Sequence[str]) -> tuple[str, ...]:
+    """`slugs` in the first of `orders` that ranks them (staff's, then the file's), then
+    by slug: an article tagged after the order was set comes after the ordered ones."""
+    rank: dict[str, int] = {}
+    for order in orders:
+        for slug in order:
+            rank.setdefault(slug, len(rank))
+    return tuple(sorted(set(slugs), key=lambda s: (rank.get(s, len(rank)), s)))
+
+
+@dataclass(frozen=True)
 class LifeEvent:
     tag: str
     articles: tuple[str, ...]
@@ -230,24 +253,34 @@ class LifeEvents:
 
     @classmethod
     def from_articles(
-        cls, articles: Iterable[Article], aliases: dict[str, Any] | None = None
+        cls,
+        articles: Iterable[Article],
+        aliases: dict[str, Any] | None = None,
+        settings: Mapping[str, EventSettings] | None = None,
+        *,
+        published_only: bool = True,
     ) -> LifeEvents:
+        """The events of the (published) articles. `settings`: staff's, by tag."""
         aliases = aliases or {}
+        settings = settings or {}
         groups = {fold(str(k)): str(v) for k, v in (aliases.get("groups") or {}).items()}
         config = {fold(str(k)).strip(): v or {} for k, v in (aliases.get("events") or {}).items()}
         tagged: dict[str, list[str]] = {}
         for article in sorted(articles, key=lambda a: a.slug):
-            if not article.published:
+            if published_only and not article.published:
                 continue
             for tag in article.life_events:
                 tagged.setdefault(tag, []).append(article.slug)
         events = []
         for tag, slugs in tagged.items():
-            conf = config.get(fold(tag).strip(), {})
-            order = [str(s) for s in conf.get("order") or []]
-            rank = {slug: i for i, slug in enumerate(order)}
-            ordered = sorted(slugs, key=lambda s: (rank.get(s, len(rank)), s))
-            phrases = [tag, *[str(a) for a in conf.get("aliases") or []]]
+            staff = settings.get(tag, EventSettings())
+            # The event's own words in the file, then those of its former names.
+            names = [tag, *(n for n in staff.former if fold(n).strip() != fold(tag).strip())]
+            confs = [config.get(fold(n).strip(), {}) for n in names]
+            ordered = order_articles(
+                slugs, staff.order, *([str(s) for s in c.get("order") or []] for c in confs)
+            )
+            phrases = [*names, *(str(a) for c in confs for a in c.get("aliases") or [])]
             patterns = []
             for phrase in phrases:
                 try:
@@ -257,23 +290,36 @@ class LifeEvents:
                     continue
                 if compiled:
                     patterns.append(compiled)
+            # Introduction, care and vetoes: the event's own, or after a rename those
+            # of the name it had (a merged event keeps its own).
+            main = next((c for c in confs if c), {})
             events.append(
                 LifeEvent(
                     tag=tag,
-                    articles=tuple(ordered),
-                    intro=str(conf.get("intro") or ""),
-                    care=str(conf.get("care") or ""),
+                    articles=ordered,
+                    intro=str(main.get("intro") or ""),
+                    care=str(main.get("care") or ""),
                     patterns=tuple(patterns),
-                    vetoes=tuple(_compile(str(v), groups) for v in conf.get("not_if") or []),
+                    vetoes=tuple(_compile(str(v), groups) for v in main.get("not_if") or []),
                 )
             )
         vetoes = [_compile(str(v), groups) for v in aliases.get("not_if") or []]
         return cls(events, vetoes)
 
     @classmethod
-    def from_directory(cls, articles: Iterable[Article], directory: Path | None) -> LifeEvents:
+    def from_directory(
+        cls,
+        articles: Iterable[Article],
+        directory: Path | None,
+        settings: Mapping[str, EventSettings] | None = None,
+        *,
+        published_only: bool = True,
+    ) -> LifeEvents:
         return cls.from_articles(
-            articles, load_aliases(directory / ALIASES_FILE if directory else None)
+            articles,
+            load_aliases(directory / ALIASES_FILE if directory else None),
+            settings,
+            published_only=published_only,
         )
 
     def replace_with(self, rebuilt: LifeEvents) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.observability import metrics
 from knowledge_base.answering import (
@@ -32,6 +32,7 @@ from knowledge_base.answering import (
 from knowledge_base.articles import Article, ArticleError, Status
 from knowledge_base.chunking import Chunk
 from knowledge_base.embeddings import E5Embeddings
+from knowledge_base.event_store import LifeEventStore
 from knowledge_base.index import BATCH, SearchIndex
 from knowledge_base.interface import (
     CaseChoice,
@@ -40,7 +41,7 @@ from knowledge_base.interface import (
     Passage,
     Related,
 )
-from knowledge_base.life_events import LifeEvents
+from knowledge_base.life_events import EventSettings, LifeEvents
 from knowledge_base.local_first import local_first
 from knowledge_base.logbook import LexiconStore, QueryLog
 from knowledge_base.markdown_io import read_article_file, to_markdown
@@ -53,6 +54,8 @@ from knowledge_base.text import Lexicon
 log = logging.getLogger(__name__)
 
 DEFAULT_LEXICON = Path(__file__).with_name("lexicon_fr.yml")
+# Tries of a rename or merge of a life event that met an article being edited.
+MOVE_ATTEMPTS = 3
 # Rankings kept for the answer that follows a probe in the same turn.
 RECENT_RANKINGS = 128
 RECENT_TTL_S = 30.0
@@ -85,6 +88,24 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+class LifeEventNotFound(KeyError):
+    """No article carries this life event."""
+
+
+def retag(tags: tuple[str, ...], source: str, target: str) -> tuple[str, ...]:
+    """`tags` with `source` renamed `target`, in place, and never twice."""
+    out: list[str] = []
+    for tag in tags:
+        new = target if tag == source else tag
+        if new not in out:
+            out.append(new)
+    return tuple(out)
+
+
+def _unique(names: list[str], without: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n for n in names if n != without))
 
 
 @dataclass(frozen=True)
@@ -120,8 +141,11 @@ class KnowledgeBase:
         # Rankings of the last questions: the conversation layer asks whether the base
         # would answer, then the knowledge action asks for the answer, in one turn.
         self._recent: OrderedDict[str, tuple[float, list[RankedArticle]]] = OrderedDict()
-        # The life events handed out by life_events(), with their aliases' folder.
+        # The life events handed out by life_events(), with their aliases' folder,
+        # and staff's settings they were built with.
         self._life_events: tuple[LifeEvents, Path | None] | None = None
+        self.life_event_settings = LifeEventStore(engine)
+        self._event_settings: dict[str, EventSettings] = {}
 
     # --- life cycle ---
     async def start(self) -> None:
@@ -167,7 +191,8 @@ class KnowledgeBase:
         while True:
             await asyncio.sleep(interval_s)
             try:
-                if await self.sync():
+                changed = await self.sync()
+                if changed or await self._life_event_settings_changed():
                     await self._refresh_life_events()
                 await self._follow_lexicon()
             except Exception:
@@ -339,11 +364,14 @@ class KnowledgeBase:
 
     async def life_events(self, directory: Path | None = None) -> LifeEvents:
         """The life events of the published articles, with the aliases file of the
-        base's `directory` (`_life_events.yml`) when there is one. The object returned
-        is kept up to date: rebuilt in place when articles change."""
+        base's `directory` (`_life_events.yml`) when there is one and staff's settings.
+        The object returned is kept up to date: rebuilt in place when articles or the
+        settings change (here, or through another app instance)."""
         published = await self.store.all(Status.PUBLISHED)
-        events = await asyncio.to_thread(LifeEvents.from_directory, published, directory)
+        settings = await self.life_event_settings.load()
+        events = await asyncio.to_thread(LifeEvents.from_directory, published, directory, settings)
         self._life_events = (events, directory)
+        self._event_settings = settings
         return events
 
     async def _refresh_life_events(self) -> None:
@@ -351,9 +379,113 @@ class KnowledgeBase:
             return
         events, directory = self._life_events
         published = await self.store.all(Status.PUBLISHED)
+        settings = await self.life_event_settings.load()
+        self._event_settings = settings
         events.replace_with(
-            await asyncio.to_thread(LifeEvents.from_directory, published, directory)
+            await asyncio.to_thread(LifeEvents.from_directory, published, directory, settings)
         )
+
+    async def _life_event_settings_changed(self) -> bool:
+        if self._life_events is None:
+            return False
+        return await self.life_event_settings.load() != self._event_settings
+
+    def _aliases_dir(self) -> Path | None:
+        return self._life_events[1] if self._life_events else None
+
+    async def life_events_overview(self) -> LifeEvents:
+        """The events of every article, drafts and archived ones included (what staff
+        manage), in the order the bot uses; the bot itself uses the published ones."""
+        everything = await self.store.all()
+        settings = await self.life_event_settings.load()
+        return await asyncio.to_thread(
+            lambda: LifeEvents.from_directory(
+                everything, self._aliases_dir(), settings, published_only=False
+            )
+        )
+
+    async def move_life_event(
+        self, source: str, target: str, author: str, summary: str
+    ) -> list[Article]:
+        """Rename the event `source` to `target`, or merge it into `target` when that
+        event exists: every article tagged `source` (whatever its status) is saved with
+        `target` instead, a new version in its history, and `target` keeps both orders
+        (its own first) and `source` as a former name, all in one transaction. An
+        article edited meanwhile makes it start again from the articles as they are."""
+        if source == target:
+            raise ValueError("a life event cannot be moved onto itself")
+        conflict: VersionConflict | None = None
+        for _ in range(MOVE_ATTEMPTS):
+            everything = await self.store.all()
+            settings = await self.life_event_settings.load()
+            overview = LifeEvents.from_directory(
+                everything, self._aliases_dir(), settings, published_only=False
+            )
+            moved = overview.event(source)
+            if moved is None:
+                raise LifeEventNotFound(source)
+            kept = overview.event(target)
+            order = (kept.articles if kept else ()) + moved.articles
+            merged = EventSettings(
+                order=tuple(dict.fromkeys(order)),
+                former=_unique(
+                    [
+                        *settings.get(target, EventSettings()).former,
+                        source,
+                        *settings.get(source, EventSettings()).former,
+                    ],
+                    without=target,
+                ),
+            )
+            changes = [
+                (replace(a, life_events=retag(a.life_events, source, target)), a.version)
+                for a in everything
+                if source in a.life_events
+            ]
+
+            # A name is an event or the former name of one, never both: the new name
+            # stops being another event's former name.
+            others = {
+                tag: replace(s, former=tuple(n for n in s.former if n != target))
+                for tag, s in settings.items()
+                if tag not in (source, target) and target in s.former
+            }
+
+            async def also(
+                conn: AsyncConnection,
+                merged: EventSettings = merged,
+                others: dict[str, EventSettings] = others,
+            ) -> None:
+                await self.life_event_settings.delete_in(conn, source)
+                await self.life_event_settings.put_in(conn, target, merged, author)
+                for tag, cleaned in others.items():
+                    await self.life_event_settings.put_in(conn, tag, cleaned, author)
+
+            try:
+                saved = await self.store.save_many(changes, author, summary, also)
+            except VersionConflict as exc:
+                conflict = exc
+                continue
+            await self._index_many(saved)
+            await self._refresh_life_events()
+            return saved
+        assert conflict is not None
+        raise conflict
+
+    async def set_life_event_order(self, tag: str, slugs: list[str], author: str) -> list[str]:
+        """Store the order of the event's articles: `slugs` first (those of the event),
+        then its other articles in their current order. Returns the order stored."""
+        overview = await self.life_events_overview()
+        event = overview.event(tag)
+        if event is None:
+            raise LifeEventNotFound(tag)
+        known = set(event.articles)
+        first = list(dict.fromkeys(s for s in slugs if s in known))
+        order = first + [s for s in event.articles if s not in first]
+        current = (await self.life_event_settings.load()).get(tag, EventSettings())
+        await self.life_event_settings.put(tag, replace(current, order=tuple(order)), author)
+        await self._refresh_life_events()
+        return order
 
     # --- reading ---
     async def rank(self, question: str, k: int = 10) -> list[RankedArticle]:

@@ -7,6 +7,7 @@ revision counter, which the search index follows to stay in sync.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -118,43 +119,71 @@ class ArticleStore:
         Raises VersionConflict if the stored version differs: a second editor
         never overwrites the first one's text silently.
         """
-        now = datetime.now(UTC)
         async with self._engine.begin() as conn:
-            current = (
-                await conn.execute(sa.select(articles).where(articles.c.slug == article.slug))
-            ).first()
-            if current is None:
-                if expected_version != 0:
-                    raise ArticleNotFound(article.slug)
-                new_version = 1
-                result = await conn.execute(
-                    sa.insert(articles).values(**self._columns(article, new_version, now, author))
-                )
-                article_id = result.inserted_primary_key[0]  # type: ignore[index]
-            else:
-                if current.version != expected_version:
-                    raise VersionConflict(_row_article(current))
-                new_version = current.version + 1
-                # The WHERE on version makes the check and the write one atomic step.
-                result = await conn.execute(
-                    sa.update(articles)
-                    .where(articles.c.id == current.id, articles.c.version == expected_version)
-                    .values(**self._columns(article, new_version, now, author))
-                )
-                if result.rowcount != 1:
-                    latest = await self._get_in(conn, article.slug)
-                    raise VersionConflict(latest)
-                article_id = current.id
-            await conn.execute(
-                sa.insert(article_versions).values(
-                    article_id=article_id,
-                    version=new_version,
-                    snapshot=_snapshot(article),
-                    author=author,
-                    summary=summary,
-                    created_at=now,
-                )
+            return await self._save_in(conn, article, author, expected_version, summary)
+
+    async def save_many(
+        self,
+        changes: Sequence[tuple[Article, int]],
+        author: str,
+        summary: str,
+        also: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+    ) -> list[Article]:
+        """Several articles, each at its expected version, and `also` (more writes in the
+        same transaction): all of it or, on a VersionConflict, nothing."""
+        async with self._engine.begin() as conn:
+            saved = [
+                await self._save_in(conn, article, author, expected, summary)
+                for article, expected in changes
+            ]
+            if also is not None:
+                await also(conn)
+        return saved
+
+    async def _save_in(
+        self,
+        conn: AsyncConnection,
+        article: Article,
+        author: str,
+        expected_version: int,
+        summary: str,
+    ) -> Article:
+        now = datetime.now(UTC)
+        current = (
+            await conn.execute(sa.select(articles).where(articles.c.slug == article.slug))
+        ).first()
+        if current is None:
+            if expected_version != 0:
+                raise ArticleNotFound(article.slug)
+            new_version = 1
+            result = await conn.execute(
+                sa.insert(articles).values(**self._columns(article, new_version, now, author))
             )
+            article_id = result.inserted_primary_key[0]  # type: ignore[index]
+        else:
+            if current.version != expected_version:
+                raise VersionConflict(_row_article(current))
+            new_version = current.version + 1
+            # The WHERE on version makes the check and the write one atomic step.
+            result = await conn.execute(
+                sa.update(articles)
+                .where(articles.c.id == current.id, articles.c.version == expected_version)
+                .values(**self._columns(article, new_version, now, author))
+            )
+            if result.rowcount != 1:
+                latest = await self._get_in(conn, article.slug)
+                raise VersionConflict(latest)
+            article_id = current.id
+        await conn.execute(
+            sa.insert(article_versions).values(
+                article_id=article_id,
+                version=new_version,
+                snapshot=_snapshot(article),
+                author=author,
+                summary=summary,
+                created_at=now,
+            )
+        )
         return article.with_version(new_version)
 
     async def upsert(self, article: Article, author: str, summary: str = "") -> tuple[str, Article]:

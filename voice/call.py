@@ -236,7 +236,7 @@ class PhoneCall:
             self.state.early_decodes += 1
             self.recognizer.start()  # drop what was streamed meanwhile
             self._fed_any = False
-            await self._on_utterance(early_text.strip())
+            await self.hear(early_text.strip())
             return
         if tail is not None and not self._fed_any:
             # Short utterance: the VAD holds the whole audio (pre-roll included).
@@ -246,7 +246,7 @@ class PhoneCall:
                 await self.recognizer.accept_async(b"".join(frames))
             text = await self.recognizer.finish_async()
         self._fed_any = False
-        await self._on_utterance(text.strip())
+        await self.hear(text.strip())
 
     def _decode_early(self, pause: SpeechPaused) -> None:
         """Whole-utterance recognisers (Whisper) start decoding at the caller's pause
@@ -266,7 +266,9 @@ class PhoneCall:
         self._fed_any = True
         await self.recognizer.accept_async(pcm)
 
-    async def _on_utterance(self, text: str) -> None:
+    async def hear(self, text: str) -> None:
+        """What the caller said, as the recogniser wrote it at the end of an utterance
+        (empty when it made nothing out): a turn of the conversation, answered aloud."""
         self._last_activity = time.monotonic()
         if not text:
             self.state.misunderstood += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.conversation.handoff import HandoffService
 from bot.conversation.service import ConversationService
@@ -77,6 +77,8 @@ class PhoneChannel:
     agent: SipAgent | None = None
     synthesizer: Pyttsx3Synthesizer | None = None
     engine: str = ""  # the speech recogniser in use: vosk | whisper
+    # The calls in progress, by conversation id.
+    active: dict[str, PhoneCall] = field(default_factory=dict)
 
     def choose_engine(self) -> str:
         """voice.stt_engine, with auto resolved: Vosk when its model is installed (streaming,
@@ -166,9 +168,11 @@ class PhoneChannel:
             links=self._link_offer(),
         )
         metrics.call_started()
+        self.active[call.conversation_id] = call
         try:
             await call.run()
         finally:
+            self.active.pop(call.conversation_id, None)
             metrics.call_ended(call.state.outcome)
 
     def _link_offer(self) -> Callable[[str, str], LinkOffer] | None:

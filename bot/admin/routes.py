@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.admin import templates
 from bot.admin.auth import STAFF_SESSION, current_session, public, require_role
 from bot.admin.context import admin_context
+from bot.admin.life_events import setup_life_event_routes
 from bot.admin.render import render_markdown
 from bot.admin.stats import stats_csv, stats_page
 from bot.admin.templates import Flash, Markup
@@ -905,6 +906,7 @@ def setup_routes(area: web.Application) -> None:
     router.add_get("/test", test_question)
     router.add_get("/unanswered", unanswered)
     router.add_get("/lexicon", lexicon)
+    setup_life_event_routes(router)
     router.add_post("/lexicon", lexicon_save)
     router.add_post("/api/preview", api_preview)
     router.add_get("/static/{name}", static)

@@ -14,7 +14,10 @@ Everything is computed over a window of whole days in the town's time zone
   `rasa_tracker.db` in the data directory, table `events`), opened read-only;
   the page says so when it is missing;
 - knowledge base: articles most often given as the answer, questions left
-  without answer, and the share of "useful" votes.
+  without answer, and the share of "useful" votes;
+- questions by life event: the bot's answers that gave an event's procedures
+  (`life_event` in the stored reply, actions/life_event.py), chat and phone, under
+  the event's current name (a renamed or merged event's former names count for it).
 
 Charts are inline SVG built here, on the server, from escaped text only; each
 has a title and a description, and its numbers are in a table next to it.
@@ -37,15 +40,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.admin import templates
 from bot.admin.auth import current_session, require_role
 from bot.admin.context import admin_context
 from bot.admin.templates import CHANNEL_LABELS, TIMEZONE, Markup, fill, join
 from bot.admin.users import Role, StaffSession
-from bot.storage.database import conversations
+from bot.storage.database import conversations, messages
 from bot.storage.handoffs import handoffs, tickets
+from knowledge_base.event_store import LifeEventStore
 from knowledge_base.logbook import kb_feedback, kb_queries
 from knowledge_base.store import articles
 
@@ -96,6 +100,8 @@ class Stats:
     feedback_useful: int
     feedback_total: int
     channel_totals: dict[str, int] = field(default_factory=dict)
+    # (event, answers, of which on the phone), most asked first.
+    life_events: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def containment_rate(self) -> float | None:
@@ -273,6 +279,8 @@ async def collect(
             )
         ).one()
 
+        life_events = await count_life_events(conn, since)
+
     top_intents = await asyncio.to_thread(read_top_intents, tracker_db, since)
     channels = sorted(channel_totals, key=lambda c: (-channel_totals[c], c))
     return Stats(
@@ -296,7 +304,32 @@ async def collect(
         feedback_useful=int(useful),
         feedback_total=int(votes),
         channel_totals=dict(channel_totals),
+        life_events=life_events,
     )
+
+
+async def count_life_events(conn: AsyncConnection, since: datetime) -> list[tuple[str, int, int]]:
+    """Answers of the window that gave a life event's procedures, by event and channel."""
+    event = messages.c.data["life_event"].as_string()
+    rows = await conn.execute(
+        sa.select(event, conversations.c.channel, sa.func.count())
+        .select_from(messages.join(conversations, conversations.c.id == messages.c.conversation_id))
+        .where(messages.c.role == "bot", messages.c.created_at >= since, event.is_not(None))
+        .group_by(event, conversations.c.channel)
+    )
+    current = {
+        former: tag
+        for tag, settings in (await LifeEventStore.load_in(conn)).items()
+        for former in settings.former
+    }
+    totals: dict[str, list[int]] = {}
+    for tag, channel, n in rows:
+        if not tag:
+            continue
+        counts = totals.setdefault(current.get(tag, tag), [0, 0])
+        counts[0] += int(n)
+        counts[1] += int(n) if channel == "phone" else 0
+    return sorted(((t, n, p) for t, (n, p) in totals.items()), key=lambda r: (-r[1], r[0]))
 
 
 # --- CSV export (tidy, long format) ---
@@ -337,6 +370,8 @@ def csv_rows(stats: Stats) -> list[tuple[str, str, str]]:
     rows += [("top_intent", name, str(n)) for name, n in stats.top_intents or []]
     rows += [("top_article", slug, str(n)) for slug, _, n in stats.top_articles]
     rows += [("kb_questions", k, str(v)) for k, v in stats.kb_questions.items()]
+    for tag, n, phone in stats.life_events:
+        rows += [("life_event", tag, str(n)), ("life_event_phone", tag, str(phone))]
     rows += [
         ("kb_unanswered", "", str(stats.unanswered)),
         ("feedback", "useful", str(stats.feedback_useful)),
@@ -739,6 +774,23 @@ def stats_html(session: StaffSession, stats: Stats) -> str:
         ),
         _table("Questions à la base de connaissances", ["Résultat", "Questions"], kb_rows),
     )
+    event_section = _section(
+        "Questions par moment de vie",
+        "h-life-events",
+        "Réponses de l’assistant qui ont donné les démarches d’un moment de vie, sur le "
+        "chat et au téléphone (10 premiers dans le graphique).",
+        hbar_chart(
+            "chart-life-events",
+            "Questions par moment de vie",
+            [(tag, n, str(n)) for tag, n, _ in stats.life_events[:TOP]],
+            color=PALETTE[2],
+        ),
+        _table(
+            "Questions par moment de vie",
+            ["Moment de vie", "Questions", "Dont au téléphone"],
+            stats.life_events,
+        ),
+    )
     feedback_rows = [
         ("Utile", stats.feedback_useful),
         ("Pas utile", stats.feedback_total - stats.feedback_useful),
@@ -794,6 +846,7 @@ def stats_html(session: StaffSession, stats: Stats) -> str:
                 intent_section,
                 article_section,
                 kb_section,
+                event_section,
                 feedback_section,
             ]
         ),

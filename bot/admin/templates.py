@@ -89,6 +89,7 @@ NAV = (
     ("test", "/admin/test", "Tester une question"),
     ("unanswered", "/admin/unanswered", "Questions sans réponse"),
     ("lexicon", "/admin/lexicon", "Lexique"),
+    ("life-events", "/admin/life-events", "Moments de vie"),
     ("stats", "/admin/stats", "Statistiques"),
 )
 

@@ -23,6 +23,7 @@ TABLES = {
     "conversations", "messages", "reports", "handoffs", "tickets", "calls",
     "staff_users", "staff_sessions", "articles", "article_versions",
     "kb_queries", "kb_feedback", "lexicon_groups", "notification_outbox",
+    "life_event_settings",
 }  # fmt: skip
 
 

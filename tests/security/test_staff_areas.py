@@ -46,6 +46,8 @@ EVERY_STAFF_ROLE = {
     ("GET", "/admin/test"),
     ("GET", "/admin/unanswered"),
     ("GET", "/admin/lexicon"),
+    ("GET", "/admin/life-events"),
+    ("GET", "/admin/life-events/event"),
     ("GET", "/admin/stats"),
     ("GET", "/admin/stats.csv"),
     ("POST", "/admin/logout"),

@@ -36,8 +36,9 @@ from bot.admin.users import Role, UserStore
 from bot.app import Services, create_public_app
 from bot.core.db import create_engine
 from bot.schema import create_schema
-from bot.storage.database import conversations
+from bot.storage.database import conversations, messages
 from bot.storage.handoffs import handoffs, tickets
+from knowledge_base.event_store import life_event_settings
 from knowledge_base.logbook import kb_feedback, kb_queries
 from knowledge_base.store import articles
 from tests.conftest import make_settings
@@ -116,6 +117,15 @@ async def seed(engine: AsyncEngine) -> None:
             "created_at": at(created),
         }
 
+    def message(cid: str, role: str, data: dict[str, Any], created: str) -> dict[str, Any]:
+        return {
+            "conversation_id": cid,
+            "role": role,
+            "text": "…",
+            "data": data,
+            "created_at": at(created),
+        }
+
     async with engine.begin() as conn:
         await conn.execute(
             sa.insert(conversations),
@@ -179,6 +189,29 @@ async def seed(engine: AsyncEngine) -> None:
                 query("not_found", None, "2026-03-04 10:00"),
                 query("not_found", None, "2026-03-05 10:00"),
                 query("not_found", None, "2026-01-05 10:00"),  # before the window
+            ],
+        )
+        # Life-event answers; "deuil" is the former name of "un proche est décédé".
+        await conn.execute(
+            sa.insert(life_event_settings).values(
+                tag="un proche est décédé",
+                article_order=[],
+                former_names=["deuil"],
+                updated_at=NOW,
+                updated_by="redaction@villebrune.example",
+            )
+        )
+        await conn.execute(
+            sa.insert(messages),
+            [
+                message("c1", "bot", {"life_event": "je déménage"}, "2026-03-15 09:01"),
+                message("c1", "bot", {"life_event": "je déménage"}, "2026-03-15 09:05"),
+                message("c1", "bot", {}, "2026-03-15 09:06"),  # another answer
+                message("c1", "user", {"life_event": "je déménage"}, "2026-03-15 09:07"),
+                message("c3", "bot", {"life_event": "deuil"}, "2026-03-14 23:31"),  # phone
+                message("c3", "bot", {"life_event": "un proche est décédé"}, "2026-03-14 23:35"),
+                message("c2", "bot", {"life_event": "un proche est décédé"}, "2026-03-15 08:02"),
+                message("c6", "bot", {"life_event": "je déménage"}, "2026-02-13 22:31"),  # out
             ],
         )
         await conn.execute(
@@ -287,6 +320,8 @@ async def test_every_figure(engine: AsyncEngine, tmp_path: Path) -> None:
     assert stats.unanswered == 2
     assert (stats.feedback_useful, stats.feedback_total) == (3, 4)
     assert stats.feedback_ratio == pytest.approx(0.75)
+    # Answers by life event in the window, under the current name; of which by phone.
+    assert stats.life_events == [("un proche est décédé", 3, 2), ("je déménage", 2, 0)]
 
     rows = csv_rows(stats)
     lookup = {(m, k): v for m, k, v in rows}
@@ -304,6 +339,10 @@ async def test_every_figure(engine: AsyncEngine, tmp_path: Path) -> None:
     assert lookup[("top_article", "carte-identite")] == "3"
     assert lookup[("kb_unanswered", "")] == "2"
     assert lookup[("feedback_ratio", "")] == "0.75"
+    assert lookup[("life_event", "un proche est décédé")] == "3"
+    assert lookup[("life_event_phone", "un proche est décédé")] == "2"
+    assert lookup[("life_event", "je déménage")] == "2"
+    assert ("life_event", "deuil", "1") not in rows
 
 
 async def test_empty_database_and_no_tracker_store(tmp_path: Path) -> None:
@@ -380,6 +419,15 @@ async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[S
                 created_at=now,
             )
         )
+        await conn.execute(
+            sa.insert(messages).values(
+                conversation_id="s1",
+                role="bot",
+                text="Voici les démarches à prévoir…",
+                data={"life_event": "<b>je déménage</b>"},
+                created_at=now,
+            )
+        )
     tracker_file(
         data_dir / "rasa_tracker.db",
         [("s1", "user", now.timestamp(), "greet"), ("s2", "user", now.timestamp(), "goodbye")],
@@ -426,15 +474,19 @@ async def test_page_shows_accessible_charts_with_their_numbers(
         assert "50,0\u00a0% (1 sur 2)" in html  # resolved without an agent
         assert "médiane 5\u00a0s" in html
         svgs = re.findall(r"<svg [^>]*>", html)
-        assert len(svgs) == 8
+        assert len(svgs) == 9
         for svg in svgs:
             assert 'role="img"' in svg and "aria-labelledby=" in svg
-        assert html.count("<title id=") == 8 and html.count("<desc id=") == 8
-        assert html.count("<table") == 8  # the numbers of each chart
+        assert html.count("<title id=") == 9 and html.count("<desc id=") == 9
+        assert html.count("<table") == 9  # the numbers of each chart
         assert "<script>alert(1)</script>" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
         # Top intents read from the tracker store file.
         assert 'id="chart-intents"' in html and ">greet<" in html
+        # Questions by life event, the event's name as text.
+        assert 'id="chart-life-events"' in html and "Questions par moment de vie" in html
+        assert "<b>je déménage</b>" not in html
+        assert '<th scope="row">&lt;b&gt;je déménage&lt;/b&gt;</th>' in html
         assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'")
 
 
@@ -465,6 +517,7 @@ async def test_csv_export_and_access_rules(app: tuple[Services, str]) -> None:
         assert lookup[("handoff_wait_s", "median")] == "5"
         assert lookup[("top_intent", "greet")] == "1"
         assert lookup[("top_article", "evil-slug")] == "1"
+        assert lookup[("life_event", "<b>je déménage</b>")] == "1"
         # A day of the window with no conversation still has its row.
         assert sum(1 for m, _ in lookup if m == "conversations_per_day") == 7
     finally:
