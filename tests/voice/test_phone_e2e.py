@@ -243,7 +243,8 @@ async def test_busy_agent_line_leads_to_a_callback_read_aloud(
         # The call reads its keypad in order and only after the transfer's outcome, so
         # this 1 answers the callback offer that follows the refusal.
         await caller.send_dtmf("1")
-        await caller.wait_event("CALL_CLOSED", within=60)
+        # The call with the bot (the refused leg to the agents' line closed before).
+        await caller.wait_event("CALL_CLOSED", within=60, peer="guichet@")
         row = await wait_for_call_end(stack, before + 1)
     finally:
         await busy.stop()
