@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -11,8 +12,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.contact import acknowledgement_note, contact_slot
 from actions.dependencies import ActionDependencies
+from bot.core.text import fold
 from bot.domain.reports import (
     CATEGORIES,
+    MAX_FIELD_CHARS,
     MIN_DESCRIPTION_CHARS,
     MIN_LOCATION_CHARS,
     clean_free_text,
@@ -22,6 +25,7 @@ from bot.storage.reports import NewReport
 
 log = logging.getLogger(__name__)
 
+FORM = "signalement_form"
 REPORT_SLOTS = (
     "report_category",
     "report_location",
@@ -38,9 +42,70 @@ def category_buttons() -> list[dict[str, str]]:
     ]
 
 
+# A first message that only asks to report ("je veux signaler un nid de poule") names
+# the problem but does not describe it: the description is asked for.
+_ONLY_A_REQUEST = re.compile(r"\b(signal|declar|probleme)")
+
+
+def opening_message(tracker: Tracker) -> str | None:
+    """The text of the message that is starting the form, or None once it runs.
+
+    Rasa calls the validation action when the form starts: the form is then the active
+    loop, triggered by the latest message, and no slot was requested yet. What the
+    citizen said then may already name the category, or describe the problem."""
+    if tracker.get_slot("requested_slot") is not None:
+        return None
+    text = tracker.latest_message.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return None
+    trigger = (tracker.active_loop or {}).get("trigger_message") or {}
+    if tracker.active_loop_name == FORM and trigger.get("text") != text:
+        return None
+    return text
+
+
+def ask_again(dispatcher: CollectingDispatcher, value: Any, too_short: str) -> None:
+    """Ask for a free-text answer again: `too_short`, or to shorten one over the limit."""
+    if isinstance(value, str) and len(" ".join(value.split())) > MAX_FIELD_CHARS:
+        dispatcher.utter_message(
+            text=f"C'est un peu long : pouvez-vous dire l'essentiel en moins de "
+            f"{MAX_FIELD_CHARS} caractères ?"
+        )
+    else:
+        dispatcher.utter_message(text=too_short)
+
+
 class ValidateSignalementForm(FormValidationAction):
     def name(self) -> str:
         return "validate_signalement_form"
+
+    async def extract_report_category(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A first message such as "il y a un lampadaire en panne rue des Lilas" starts
+        the form with its category."""
+        text = opening_message(tracker)
+        if text is None or tracker.get_slot("report_category") is not None:
+            return {}
+        entity = next(tracker.get_latest_entity_values("report_category"), None)
+        category = normalise_category(entity) or normalise_category(text)
+        return {"report_category": category} if category else {}
+
+    async def extract_report_description(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A first message that describes a problem of a known category is its description
+        (not a category button, nor a mere request to report)."""
+        text = opening_message(tracker)
+        if (
+            text is None
+            or tracker.get_intent_of_latest_message() != "report_problem"
+            or tracker.get_slot("report_description") is not None
+            or tracker.get_slot("report_category") is None
+            or _ONLY_A_REQUEST.search(fold(text))
+        ):
+            return {}
+        return {"report_description": text}
 
     async def required_slots(
         self,
@@ -71,8 +136,8 @@ class ValidateSignalementForm(FormValidationAction):
     ) -> dict[str, Any]:
         location = clean_free_text(value if isinstance(value, str) else None, MIN_LOCATION_CHARS)
         if location is None:
-            dispatcher.utter_message(
-                text="Pouvez-vous préciser le lieu (rue, numéro, repère proche) ?"
+            ask_again(
+                dispatcher, value, "Pouvez-vous préciser le lieu (rue, numéro, repère proche) ?"
             )
         return {"report_location": location}
 
@@ -83,8 +148,8 @@ class ValidateSignalementForm(FormValidationAction):
             value if isinstance(value, str) else None, MIN_DESCRIPTION_CHARS
         )
         if description is None:
-            dispatcher.utter_message(
-                text="Pouvez-vous décrire le problème en quelques mots de plus ?"
+            ask_again(
+                dispatcher, value, "Pouvez-vous décrire le problème en quelques mots de plus ?"
             )
         return {"report_description": description}
 

@@ -83,7 +83,11 @@ class ReportStore:
                     channel = await self._notifier.report_received(conn, stored)
                     stored = replace(stored, acknowledgement=channel)
         except IntegrityError as exc:
-            raise DuplicateReference(reference) from exc
+            # Only a reference already taken is worth another try; any other refusal
+            # (a constraint, a trigger) would fail again, and must be seen as it is.
+            if await self.get(reference) is not None:
+                raise DuplicateReference(reference) from exc
+            raise
         if self._notifier is not None:
             self._notifier.committed()
         return stored

@@ -151,8 +151,8 @@ async def test_report_form_with_contact_typed_category_and_validation(stack: Sta
 
 async def test_withdrawn_consent_stores_no_contact(stack: Stack) -> None:
     c = chat(stack)
-    await c.say("je veux signaler un banc cassé")
-    await c.say("Mobilier urbain", '/inform{"report_category":"mobilier_urbain"}')
+    # "banc": the first message gives the category, the place is the first question.
+    assert "adresse" in texts(await c.say("je veux signaler un banc cassé"))
     await c.say("square Jean Moulin")
     await c.say("le banc près des jeux est cassé en deux")
     assert "e-mail" in texts(await c.say("oui", "/affirm"))
@@ -160,13 +160,31 @@ async def test_withdrawn_consent_stores_no_contact(stack: Stack) -> None:
     assert "pas recontacté" in texts(done)
     row = stored_report(stack, reference_in(done))
     assert row is not None and row["contact"] is None
+    assert row["category"] == "mobilier_urbain"
+
+
+async def test_a_descriptive_first_message_is_the_reports_category_and_description(
+    stack: Stack,
+) -> None:
+    c = chat(stack)
+    first = "il y a un lampadaire en panne rue des Lilas"
+    assert "adresse" in texts(await c.say(first))  # neither category nor description asked
+    assert "recontacté" in texts(await c.say("devant le 12 rue des Lilas"))
+    done = await c.say("Non", "/deny")
+    row = stored_report(stack, reference_in(done))
+    assert row is not None
+    assert (row["category"], row["location"], row["description"]) == (
+        "eclairage",
+        "devant le 12 rue des Lilas",
+        first,
+    )
 
 
 async def test_cancel_and_interruptions_inside_the_form(stack: Stack) -> None:
     c = chat(stack)
-    await c.say("signaler un nid de poule")
+    await c.say("signaler un nid de poule")  # a category: the place is asked
     robot = texts(await c.say("attendez, vous êtes un robot ?"))
-    assert "assistant automatisé" in robot and "type de problème" in robot
+    assert "assistant automatisé" in robot and "Où se trouve le problème" in robot
     fire = await c.say("il y a le feu dans l'immeuble en face !")
     assert fire[0].get("emergency") and "• 18" in fire[0]["text"]
     cancelled = texts(await c.say("annuler"))

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -23,22 +22,11 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from tests.conftest import free_port
 from tests.support.system import require_system_file
+from tests.support.waiting import wait_until
 
 BEARERBOX = "/usr/sbin/bearerbox"
 SMSBOX = "/usr/sbin/smsbox"
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
-
-
-async def wait_until(condition: Callable[[], Any], what: str, within: float = 60) -> Any:
-    """Poll `condition` until it returns something true; fail naming `what`."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 # --- SMTP ---------------------------------------------------------------------

@@ -4,7 +4,6 @@ the article's link on the calling number (baresip, real French speech, Whisper).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sqlite3
@@ -21,6 +20,7 @@ from tests.notifications.servers import KannelGateway, MailServer, wait_until
 from tests.support.chat import Chat, texts
 from tests.support.system import require_french_prompts
 from tests.voice.baresip import Baresip
+from tests.voice.test_phone_e2e import voiced_pcm_seconds
 from tests.voice.test_phone_french import (
     GREETING_S,
     QUESTION_WAV,
@@ -154,14 +154,17 @@ async def test_a_caller_who_accepts_gets_the_link_by_sms(
         rows = conversation(notified_stack, call["conversation_id"])
         if not kb_sources(json.loads(rows[-1]["data"] or "{}")):
             # Suggestions as a keypad menu: 1 reads the first (the right one, see
-            # tests/voice/test_phone_french.py).
-            await asyncio.sleep(4)
+            # tests/voice/test_phone_french.py), set before it is spoken: press 1 once
+            # 2 s of it were heard.
+            await peer.wait_heard(voiced_pcm_seconds(*peer.heard_so_far()) + 2, voiced_pcm_seconds)
             await peer.send_dtmf("1")
             await wait_for_reply(notified_stack, after=len(rows))
             rows = conversation(notified_stack, call["conversation_id"])
         sources = json.loads(rows[-1]["data"])["sources"]
         url = sources[0]["url"]
-        await asyncio.sleep(3)  # the answer, then "Voulez-vous recevoir le lien par SMS ?"
+        # The answer, then "Voulez-vous recevoir le lien par SMS ?": the offer is made with
+        # the stored reply, before a word is spoken; press 1 once 2 s were heard.
+        await peer.wait_heard(voiced_pcm_seconds(*peer.heard_so_far()) + 2, voiced_pcm_seconds)
         await peer.send_dtmf("1")
         # "C'est noté : vous recevrez le lien par SMS à la fin de l'appel": stored, held.
         held = await wait_until(

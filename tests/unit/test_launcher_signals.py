@@ -105,3 +105,48 @@ def test_a_child_that_exits_stops_the_other_and_the_launcher_fails(tmp_path: Pat
         wait_until(lambda: proc.poll() is not None, "the launcher kept running without the app")
         assert proc.returncode == 1
         wait_until(lambda: not alive(children["rasa"]), "the Rasa stand-in outlived the launcher")
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_sigterm_while_training_stops_rasa_train_and_main_returns(tmp_path: Path) -> None:
+    """The real `main()` (`python -m bot.launcher train --force`): a SIGTERM while
+    `rasa train` runs stops it too, and the launcher says so and exits 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.launcher", "train", "--force"],
+        cwd=ROOT,
+        env={**os.environ, "GUICHET_DATA_DIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own group, so that a failure here can clean it all
+    )
+    try:
+        wait_until(
+            lambda: bool(children_of(proc.pid)) or proc.poll() is not None,
+            "the launcher started no rasa train",
+        )
+        (trainer,) = children_of(proc.pid)
+        assert "rasa" in Path(f"/proc/{trainer}/cmdline").read_bytes().decode(errors="replace")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=BOUND_S)
+        assert proc.returncode == 0, err
+        assert b"guichet: stopped" in err
+        wait_until(lambda: not alive(trainer), "rasa train outlived the launcher")
+        assert not (tmp_path / "models" / "guichet.tar.gz").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)

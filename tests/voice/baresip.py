@@ -16,6 +16,7 @@ import json
 import shutil
 import socket
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -248,12 +249,47 @@ class Baresip:
     def recordings(self, kind: str = "dec") -> list[Path]:
         return sorted(self.dir.glob(f"dump-*-{kind}.wav"))
 
+    def heard_so_far(self) -> tuple[bytes, int]:
+        """What the peer has received on its current call until now, as s16le PCM and its
+        rate. sndfile writes the WAV sizes only when the call ends, so the samples are read
+        from the data chunk of the file as it grows (empty before the first audio)."""
+        recordings = self.recordings("dec")
+        if not recordings:
+            return b"", 8000
+        return growing_wav(recordings[-1].read_bytes())
+
+    async def wait_heard(
+        self, seconds: float, voiced: Callable[[bytes, int], float], within: float = 60.0
+    ) -> float:
+        """Until `voiced(pcm, rate)` of what the peer heard so far reaches `seconds`
+        (the bot's voice, not a fixed wait); returns the figure reached."""
+        async with asyncio.timeout(within):
+            while True:
+                heard = voiced(*self.heard_so_far())
+                if heard >= seconds:
+                    return heard
+                await asyncio.sleep(0.2)
+
     async def stop(self) -> None:
         if self._writer is not None:
             self._writer.close()
         if self._reader_task is not None:
             self._reader_task.cancel()
         await stop_process(self.proc, 5.0)
+
+
+def growing_wav(data: bytes) -> tuple[bytes, int]:
+    """The samples and rate of a PCM WAV that may still be written (sizes not yet set)."""
+    rate, pos = 8000, 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if chunk == b"fmt ":
+            rate = int.from_bytes(data[pos + 12 : pos + 16], "little")
+        elif chunk == b"data":
+            samples = data[pos + 8 :]
+            return samples[: len(samples) // 2 * 2], rate
+        pos += 8 + size
+    return b"", rate
 
 
 async def stop_process(proc: asyncio.subprocess.Process | None, within: float) -> None:

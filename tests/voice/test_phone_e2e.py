@@ -30,8 +30,12 @@ pytestmark = [pytest.mark.voice, pytest.mark.integration]
 def voiced_seconds(path: Path) -> float:
     """Seconds of 20 ms frames above -40 dBFS in a recording."""
     with wave.open(str(path)) as w:
-        rate = w.getframerate()
-        samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
+        return voiced_pcm_seconds(w.readframes(w.getnframes()), w.getframerate())
+
+
+def voiced_pcm_seconds(pcm: bytes, rate: int) -> float:
+    """Seconds of 20 ms frames above -40 dBFS in s16le PCM."""
+    samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
     frame = rate // 50
     frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
     rms = np.sqrt((frames**2).mean(axis=1)) / 32768
@@ -97,7 +101,8 @@ async def test_call_is_answered_with_a_spoken_greeting(stack: Stack, caller: Bar
     before = len(call_rows(stack))
     await caller.dial(bot_uri(stack))
     await caller.wait_event("CALL_ESTABLISHED", within=20)
-    await asyncio.sleep(8)  # the greeting lasts about 7 s
+    # The greeting (about 7 s): hang up once the caller has heard 3 s of it.
+    await caller.wait_heard(3, voiced_pcm_seconds, within=30)
     await caller.hangup()
     await caller.wait_event("CALL_CLOSED", within=10)
     row = await wait_for_call_end(stack, before + 1)
@@ -198,7 +203,7 @@ async def test_zero_transfers_to_the_agent_extension(
         before = len(call_rows(stack))
         await caller.dial(bot_uri(stack))
         await caller.wait_event("CALL_ESTABLISHED", within=20)
-        await asyncio.sleep(1)
+        await wait_for_call_start(stack, before)  # the call's dialogue is running
         await caller.send_dtmf("0")
         # The caller's phone follows the REFER and calls the agent's extension.
         await agent.wait_event("CALL_ESTABLISHED", within=30)
@@ -213,20 +218,33 @@ async def test_busy_agent_line_leads_to_a_callback_read_aloud(
 ) -> None:
     # The agents' line answers 486 Busy Here: the transfer fails, the caller is
     # offered a callback and accepts with 1.
+    refused = asyncio.Event()
+
+    def watch(direction: str, data: bytes, addr: tuple[str, int]) -> None:
+        if direction == "out" and data.startswith(b"SIP/2.0 486 "):
+            refused.set()
+
     busy = SipAgent(
         SipConfig(port=stack.agent_port, max_calls=0, rtp_port_min=32000, rtp_port_max=32010),  # type: ignore[attr-defined]
         refuse_every_call,
+        trace=watch,
     )
     await busy.start()
     try:
         before = len(call_rows(stack))
         await caller.dial(bot_uri(stack))
         await caller.wait_event("CALL_ESTABLISHED", within=20)
-        await asyncio.sleep(1)
+        await wait_for_call_start(stack, before)  # the call's dialogue is running
         await caller.send_dtmf("0")
-        await asyncio.sleep(12)  # the refused transfer, then the offer is spoken
+        # "Je vous transfère…" is spoken, then the REFER: the caller's phone calls the
+        # agents' line, which refuses.
+        async with asyncio.timeout(30):
+            await refused.wait()
+        # The call reads its keypad in order and only after the transfer's outcome, so
+        # this 1 answers the callback offer that follows the refusal.
         await caller.send_dtmf("1")
-        await caller.wait_event("CALL_CLOSED", within=60)
+        # The call with the bot (the refused leg to the agents' line closed before).
+        await caller.wait_event("CALL_CLOSED", within=60, peer="guichet@")
         row = await wait_for_call_end(stack, before + 1)
     finally:
         await busy.stop()

@@ -32,7 +32,7 @@ from tests.conftest import ALWAYS_OPEN, copy_base, free_port, make_settings
 from tests.support.system import require_french_prompts, require_program
 from tests.voice.baresip import Baresip
 from tests.voice.test_phone_e2e import messages as conversation
-from tests.voice.test_phone_e2e import voiced_seconds
+from tests.voice.test_phone_e2e import voiced_pcm_seconds, voiced_seconds
 from voice.audio import pcm_to_float, read_wav, resample, write_wav
 
 pytestmark = [pytest.mark.voice, pytest.mark.integration]
@@ -91,6 +91,11 @@ def whisper_stack(
         running.stop()
 
 
+def after(pcm: bytes, rate: int, seconds: float) -> bytes:
+    """The s16le PCM that follows the first `seconds`."""
+    return pcm[int(seconds * rate) * 2 :]
+
+
 def last_call(stack: Stack) -> sqlite3.Row | None:
     with sqlite3.connect(stack.settings.data_dir / "guichet.db") as db:
         db.row_factory = sqlite3.Row
@@ -147,10 +152,15 @@ async def test_spoken_french_question_is_answered_from_the_knowledge_base(
             # Not sure enough to answer: the articles it found are offered as a keypad
             # menu ("tapez 1 pour ..."); the right one must come first, and 1 reads it.
             assert first.get("articles", [None])[0] == "compte-citoyen", dump(rows)
-            await asyncio.sleep(6)  # let the menu be heard
+            # The menu is set before it is spoken: press 1 once 2 s of it were heard.
+            await peer.wait_heard(voiced_pcm_seconds(*peer.heard_so_far()) + 2, voiced_pcm_seconds)
             await peer.send_dtmf("1")
             await wait_for_reply(whisper_stack, after=len(rows))
-        await asyncio.sleep(8)  # let the answer play
+        # Hang up once the caller has heard more than 3 s of voice after the question.
+        question_end_s = GREETING_S + len(speech) / 2 / rate
+        await peer.wait_heard(
+            3.5, lambda pcm, r: voiced_pcm_seconds(after(pcm, r, question_end_s), r)
+        )
         await peer.hangup()
         await peer.wait_event("CALL_CLOSED", within=10)
     finally:
@@ -172,7 +182,6 @@ async def test_spoken_french_question_is_answered_from_the_knowledge_base(
     # The answer was spoken: seconds of voice after the greeting and the question.
     (recording,) = peer.recordings("dec")
     pcm, rec_rate = read_wav(recording)
-    after_question = pcm[int((GREETING_S + len(speech) / 2 / rate) * rec_rate) * 2 :]
     tail = tmp_path / "answer.wav"
-    write_wav(tail, after_question, rec_rate)
+    write_wav(tail, after(pcm, rec_rate, question_end_s), rec_rate)
     assert voiced_seconds(tail) > 3

@@ -498,6 +498,12 @@ async def test_a_new_ssrc_from_the_caller_keeps_the_audio_flowing() -> None:
     await media.settle(10)
     assert len(media.frames) == 10 and session.ssrc_changes == 1
     assert session.reorder.lost == 0
+    # A new source whose numbers restart just behind the old ones: neither late
+    # duplicates of the old stream nor a loss, but new audio.
+    for seq in range(39990, 39995):
+        caller.send(audio(seq, ssrc=3), media.port)
+    await media.settle(15)
+    assert len(media.frames) == 15 and session.ssrc_changes == 2
     session.close()
 
 
