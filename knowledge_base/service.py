@@ -46,7 +46,7 @@ from knowledge_base.local_first import local_first
 from knowledge_base.logbook import LexiconStore, QueryLog
 from knowledge_base.markdown_io import read_article_file, to_markdown
 from knowledge_base.retrievers import HybridRetriever, hybrid_retriever
-from knowledge_base.sources import Source, source_of
+from knowledge_base.sources import HIDDEN_FIELD, Source, source_of, with_hidden
 from knowledge_base.sources.service_public import NAME as NATIONAL_SOURCE
 from knowledge_base.store import ArticleStore, VersionConflict
 from knowledge_base.text import Lexicon
@@ -326,6 +326,9 @@ class KnowledgeBase:
                             f"slug {article.slug!r} belongs to an article that is not "
                             f"from {source.name}: left untouched"
                         )
+                    if current is not None and current.extra.get(HIDDEN_FIELD):
+                        # Staff hid it in /admin: updated, but kept out of the answers.
+                        article = replace(with_hidden(article, True), status=Status.ARCHIVED)
                     outcome, saved = await self.store.upsert(article, author, source.name)
                     getattr(report, outcome).append(saved.slug)
                     if outcome != "unchanged":

@@ -45,6 +45,7 @@ from knowledge_base.articles import (
 )
 from knowledge_base.markdown_io import to_markdown
 from knowledge_base.service import RankedArticle
+from knowledge_base.sources import is_imported, with_hidden
 from knowledge_base.store import ArticleNotFound, VersionConflict, articles, same_content
 
 log = logging.getLogger(__name__)
@@ -448,7 +449,8 @@ async def article_edit(request: web.Request) -> web.StreamResponse:
     article = await _ctx(request).knowledge.store.get(slug)
     if article is None:
         raise _not_found(slug)
-    if not _can_edit(request):
+    national = is_imported(article)
+    if national or not _can_edit(request):
         rendered = Markup(await asyncio.to_thread(render_markdown, article.body))
         page = templates.article_view_page(
             session=current_session(request),
@@ -456,6 +458,8 @@ async def article_edit(request: web.Request) -> web.StreamResponse:
             version=article.version,
             rendered=rendered,
             flash=_flash(request),
+            national=national,
+            can_hide=_can_edit(request),
         )
         return _html(page)
     return await _form_page(
@@ -491,6 +495,14 @@ async def article_save(request: web.Request) -> web.StreamResponse:
     current = await ctx.knowledge.store.get(slug)
     if current is None:
         raise _not_found(slug)
+    if is_imported(current):
+        log.warning("refused an edit of national fiche %s by staff user %s", slug, session.user.id)
+        raise PageError(
+            403,
+            "Fiche nationale",
+            "Les fiches nationales (Service-Public.fr) ne se modifient pas ici : elles sont "
+            "remplacées à chaque import. Écrivez plutôt un article local qui la remplace.",
+        )
     form = await request.post()
     version = _form_int(form, "version")
     values = form_values(form)
@@ -576,9 +588,15 @@ async def article_status(request: web.Request) -> web.StreamResponse:
         return _redirect(f"/admin/articles/{slug}?msg=conflict&v={current.version}")
     if current.status is target:
         return _redirect(f"/admin/articles/{slug}?msg=unchanged")
+    changed = replace(current, status=target)
+    if is_imported(current):
+        if target is Status.DRAFT:
+            raise PageError(400, "Requête invalide", "Une fiche nationale se masque ou s'affiche.")
+        # Hidden by staff: the next imports keep it hidden (knowledge_base.sources).
+        changed = with_hidden(changed, target is Status.ARCHIVED)
     try:
         saved = await ctx.knowledge.save(
-            replace(current, status=target),
+            changed,
             author=session.user.email,
             expected_version=version,
             summary=STATUS_SUMMARIES[target],

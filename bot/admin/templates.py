@@ -830,12 +830,31 @@ VIEW = """<div class="page-head">
 <div class="page-actions">
 <a class="btn btn-secondary" href="/admin/articles/$slug/history">Historique</a></div>
 </div>
-<p class="muted">Consultation seule : votre rôle ne permet pas de modifier les articles.</p>
+$notice
 <dl class="fields">$fields</dl>
 <section aria-labelledby="texte-titre">
 <h2 id="texte-titre">Texte</h2>
 <div class="article-body">$body</div>
 </section>"""
+
+
+VIEW_ONLY_ROLE = """<p class="muted">Consultation seule : votre rôle ne permet pas de modifier \
+les articles.</p>"""
+
+NATIONAL_NOTICE = """<div class="notice">
+<p>Fiche nationale (Service-Public.fr, DILA) : elle est mise à jour par l'import quotidien \
+et ne se modifie pas ici. Pour donner les détails de la commune, écrivez un article local \
+qui la remplace (champ <code>replaces: [$slug]</code> de l'article) : il répondra à sa place \
+et la fiche sera proposée à côté.</p>
+$action
+</div>"""
+
+NATIONAL_TOGGLE = """<form method="post" action="/admin/articles/$slug/status">
+<input type="hidden" name="csrf_token" value="$csrf">
+<input type="hidden" name="version" value="$version">
+<input type="hidden" name="status" value="$target">
+<button type="submit" class="btn btn-secondary">$label</button>
+</form>"""
 
 
 def article_view_page(
@@ -845,6 +864,8 @@ def article_view_page(
     version: int,
     rendered: Markup,
     flash: Flash | None,
+    national: bool = False,
+    can_hide: bool = False,
 ) -> str:
     shown = [
         ("Identifiant (slug)", values.get("slug", "")),
@@ -856,10 +877,29 @@ def article_view_page(
         ),
         ("Date de mise à jour", fmt_date(values.get("updated"))),
     ]
+    slug = values.get("slug", "")
+    if national:
+        hidden = values.get("status") != "published"
+        action = (
+            fill(
+                NATIONAL_TOGGLE,
+                slug=slug,
+                csrf=session.csrf_token,
+                version=version,
+                target="published" if hidden else "archived",
+                label="Afficher de nouveau cette fiche" if hidden else "Masquer cette fiche",
+            )
+            if can_hide
+            else ""
+        )
+        notice = fill(NATIONAL_NOTICE, slug=slug, action=action)
+    else:
+        notice = Markup(VIEW_ONLY_ROLE)
     body = fill(
         VIEW,
         title=values.get("title", ""),
-        slug=values.get("slug", ""),
+        slug=slug,
+        notice=notice,
         fields=join(fill("<dt>$k</dt><dd>$v</dd>", k=k, v=v or "—") for k, v in shown),
         body=rendered,
     )

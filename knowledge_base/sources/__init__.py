@@ -9,7 +9,7 @@ reads: the article, or why the file could not become one. The import itself
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from knowledge_base.articles import Article
@@ -40,5 +40,23 @@ class Source(Protocol):
         ...
 
 
+# Set on an imported article that staff hid: the next imports keep it archived.
+HIDDEN_FIELD = "hidden"
+
+
 def source_of(article: Article) -> str:
+    """The source an article came from ("" for staff-written articles)."""
     return str(article.extra.get(SOURCE_FIELD) or "")
+
+
+def is_imported(article: Article) -> bool:
+    """Articles of a source are the source's: imports rewrite them, staff do not."""
+    return bool(source_of(article))
+
+
+def with_hidden(article: Article, hidden: bool) -> Article:
+    """The article marked hidden by staff (or no longer), for the next imports."""
+    extra = {k: v for k, v in article.extra.items() if k != HIDDEN_FIELD}
+    if hidden:
+        extra[HIDDEN_FIELD] = True
+    return replace(article, extra=extra)

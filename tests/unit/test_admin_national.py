@@ -1,0 +1,115 @@
+"""/admin and national fiches: read-only, hidden by staff, and kept hidden by imports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.admin.users import Role, UserStore
+from bot.app import Services, create_public_app
+from knowledge_base.articles import Status
+from knowledge_base.sources.service_public import ServicePublicSource
+from tests.conftest import make_settings
+from tests.support.rasa_double import RasaDouble
+from tests.unit.test_admin_auth import PASSWORD, Browser
+
+EDITOR = "redaction@villebrune.example"
+AGENT = "accueil@villebrune.example"
+DATA = Path(__file__).resolve().parents[1] / "data" / "service_public"
+QUESTION = "ma mairie peut-elle me faire un certificat de concubinage ?"
+
+
+@dataclass
+class Env:
+    services: Services
+    server: TestServer
+
+    @property
+    def base(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def import_fiches(self) -> None:
+        report = await self.services.knowledge.import_source(ServicePublicSource(DATA), "cron")
+        assert [name for name, _ in report.errors] == []
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    rasa = TestServer(RasaDouble().app(), host="127.0.0.1")
+    await rasa.start_server()
+    settings = make_settings(tmp_path / "data", str(rasa.make_url("")).rstrip("/"))
+    services = await Services.start(settings)
+    server = TestServer(create_public_app(services), host="127.0.0.1")
+    await server.start_server()
+    users = UserStore(services.engine)
+    await users.create(EDITOR, PASSWORD, Role.EDITOR)
+    await users.create(AGENT, PASSWORD, Role.AGENT)
+    env = Env(services, server)
+    await env.import_fiches()
+    yield env
+    await server.close()
+    await services.close()
+    await rasa.close()
+
+
+async def signed_in(env: Env, email: str) -> Browser:
+    b = Browser(env.base)
+    assert (await b.login(email)).status == 303
+    return b
+
+
+async def test_a_national_fiche_is_read_only_and_hidden_until_staff_show_it(env: Env) -> None:
+    kb = env.services.knowledge
+    editor = await signed_in(env, EDITOR)
+    try:
+        resp, page = await editor.get("/admin/articles/f1433")
+        assert resp.status == 200
+        assert "Fiche nationale (Service-Public.fr, DILA)" in page
+        assert 'name="body"' not in page  # no editing form
+        assert "Masquer cette fiche" in page
+        # A save posted anyway is refused, the fiche unchanged.
+        before = await kb.store.get("f1433")
+        assert before is not None
+        resp, page = await editor.post(
+            "/admin/articles/f1433",
+            {"version": str(before.version), "title": "Changé", "body": "Changé"},
+        )
+        assert resp.status == 403 and "ne se modifient pas ici" in page
+        assert await kb.store.get("f1433") == before
+        # Hidden: out of the answers, and the daily import keeps it hidden.
+        assert (await kb.rank(QUESTION))[0].slug == "f1433"
+        resp, _ = await editor.post(
+            "/admin/articles/f1433/status", {"version": str(before.version), "status": "archived"}
+        )
+        assert resp.status == 303
+        await env.import_fiches()
+        hidden = await kb.store.get("f1433")
+        assert hidden is not None and hidden.status is Status.ARCHIVED
+        assert "f1433" not in [r.slug for r in await kb.rank(QUESTION)]
+        resp, page = await editor.get("/admin/articles/f1433")
+        assert "Afficher de nouveau cette fiche" in page
+        # Shown again: back in the answers, and the next import keeps it published.
+        resp, _ = await editor.post(
+            "/admin/articles/f1433/status", {"version": str(hidden.version), "status": "published"}
+        )
+        assert resp.status == 303
+        await env.import_fiches()
+        shown = await kb.store.get("f1433")
+        assert shown is not None and shown.status is Status.PUBLISHED
+        assert (await kb.rank(QUESTION))[0].slug == "f1433"
+    finally:
+        await editor.close()
+
+
+async def test_an_agent_reads_a_national_fiche_without_the_hide_button(env: Env) -> None:
+    agent = await signed_in(env, AGENT)
+    try:
+        resp, page = await agent.get("/admin/articles/f1433")
+        assert resp.status == 200 and "Fiche nationale" in page
+        assert "Masquer cette fiche" not in page
+    finally:
+        await agent.close()
