@@ -38,10 +38,12 @@ from bot.core.text import fold as fold_accents
 from knowledge_base.articles import (
     MAX_BODY,
     MAX_TITLE,
+    REPLACES_FIELD,
     Article,
     ArticleError,
     Status,
     article_from_fields,
+    replaces_of,
 )
 from knowledge_base.markdown_io import to_markdown
 from knowledge_base.service import RankedArticle
@@ -66,6 +68,7 @@ TEXT_FIELDS = (
     "tags",
     "synonyms",
     "life_events",
+    "replaces",
     "service",
     "contact",
     "url",
@@ -74,7 +77,7 @@ TEXT_FIELDS = (
     "body",
     "summary",
 )
-LIST_FIELDS = ("tags", "synonyms", "life_events")
+LIST_FIELDS = ("tags", "synonyms", "life_events", "replaces")
 
 
 class PageError(Exception):
@@ -150,8 +153,15 @@ _LIST_LABELS = {
     "tags": "Mots-clés (tags)",
     "synonyms": "Synonymes (synonyms)",
     "life_events": "Événements de vie (life_events)",
+    "replaces": "Remplace les fiches nationales (replaces)",
 }
 _ERRORS: list[tuple[re.Pattern[str], str, str]] = [
+    (
+        re.compile(r"^'replaces' must list article slugs"),
+        "replaces",
+        "Remplace les fiches nationales (replaces) : des identifiants de fiches comme "
+        "« F1342 », séparés par des virgules.",
+    ),
     (
         re.compile(r"^'slug' must be"),
         "slug",
@@ -219,6 +229,7 @@ def article_values(article: Article) -> dict[str, str]:
         "tags": ", ".join(article.tags),
         "synonyms": ", ".join(article.synonyms),
         "life_events": ", ".join(article.life_events),
+        "replaces": ", ".join(replaces_of(article)),
         "service": article.service,
         "contact": article.contact,
         "url": article.url,
@@ -241,6 +252,10 @@ def values_to_article(values: Mapping[str, str], extra: Mapping[str, Any]) -> Ar
     fields.pop("summary", None)
     for name in LIST_FIELDS:
         fields[name] = split_list(values.get(name, ""))
+    # Fiche IDs as staff read them on Service-Public.fr ("F1342") are slugs in lower case.
+    fields[REPLACES_FIELD] = [s.lower() for s in fields[REPLACES_FIELD]]
+    if not fields[REPLACES_FIELD]:
+        del fields[REPLACES_FIELD]
     return article_from_fields(fields, values.get("body", ""))
 
 

@@ -77,6 +77,7 @@ FIELD_LABELS = {
     "tags": "Mots-clés",
     "synonyms": "Synonymes",
     "life_events": "Événements de vie",
+    "replaces": "Remplace les fiches nationales",
     "service": "Service",
     "contact": "Contact",
     "url": "Lien vers la page du site",
@@ -577,6 +578,7 @@ $category_field
 $tags_field
 $synonyms_field
 $life_events_field
+$replaces_field
 <div class="row">
 $service_field
 $contact_field
@@ -800,6 +802,13 @@ def article_form_page(
             values,
             errors,
             hint="Par exemple « je déménage », « naissance » ; séparés par des virgules.",
+        ),
+        replaces_field=_input(
+            "replaces",
+            values,
+            errors,
+            hint="Identifiants des fiches Service-Public.fr que cet article remplace pour la "
+            "commune (par exemple « F1342 »), séparés par des virgules.",
         ),
         service_field=_input("service", values, errors),
         contact_field=_input("contact", values, errors),

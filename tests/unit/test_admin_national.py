@@ -113,3 +113,34 @@ async def test_an_agent_reads_a_national_fiche_without_the_hide_button(env: Env)
         assert "Masquer cette fiche" not in page
     finally:
         await agent.close()
+
+
+async def test_a_local_article_written_in_admin_replaces_a_fiche(env: Env) -> None:
+    kb = env.services.knowledge
+    editor = await signed_in(env, EDITOR)
+    form = {
+        "slug": "certificat-concubinage-villebrune",
+        "title": "Certificat de concubinage à Villebrune",
+        "status": "published",
+        "body": "La mairie de Villebrune délivre le certificat sur rendez-vous, à l'accueil, "
+        "avec une pièce d'identité de chacun et deux témoins majeurs.",
+    }
+    try:
+        await editor.get("/admin/articles/new")
+        # A value that is no fiche ID: a French message on the field, nothing stored.
+        resp, page = await editor.post("/admin/articles/new", {**form, "replaces": "F 14/33"})
+        assert resp.status == 422 and "des identifiants de fiches comme" in page
+        assert await kb.store.get(form["slug"]) is None
+        # The ID as Service-Public.fr writes it.
+        resp, _ = await editor.post("/admin/articles/new", {**form, "replaces": "F1433"})
+        assert resp.status == 303
+        saved = await kb.store.get(form["slug"])
+        assert saved is not None and saved.extra["replaces"] == ["f1433"]
+        resp, page = await editor.get(f"/admin/articles/{form['slug']}")
+        assert 'value="f1433"' in page
+    finally:
+        await editor.close()
+    answer, ranked = await kb.preview(QUESTION)
+    top = answer.passages[0]
+    assert top.slug == form["slug"] and "f1433" not in [r.slug for r in ranked]
+    assert top.see_also is not None and top.see_also.slug == "f1433"
