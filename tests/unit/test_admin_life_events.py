@@ -11,22 +11,20 @@ import asyncio
 import html
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from bot.admin.users import Role, UserStore
-from bot.app import DEMO_BASE, Services, create_public_app
+from bot.app import DEMO_BASE
 from knowledge_base.articles import Article, Status
 from knowledge_base.event_store import LifeEventStore
 from knowledge_base.life_events import EventSettings
 from knowledge_base.store import VersionConflict
-from tests.conftest import make_settings
 from tests.support.actions import run_action
-from tests.support.rasa_double import RasaDouble
+from tests.support.public_app import PublicApp, public_app
 from tests.unit.test_admin_auth import PASSWORD, Browser
 
 EDITOR = "redaction@villebrune.example"
@@ -57,43 +55,25 @@ SLUGS = [
 ]
 
 
-@dataclass
-class Env:
-    services: Services
-    server: TestServer
-
-    @property
-    def base(self) -> str:
-        return str(self.server.make_url("")).rstrip("/")
+Env = PublicApp
 
 
 @pytest.fixture(scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
-    rasa = TestServer(RasaDouble().app(), host="127.0.0.1")
-    await rasa.start_server()
-    data_dir = tmp_path_factory.mktemp("life-events-admin")
-    settings = make_settings(data_dir, str(rasa.make_url("")).rstrip("/"))
-    services = await Services.start(settings)
-    server = TestServer(create_public_app(services), host="127.0.0.1")
-    await server.start_server()
-    users = UserStore(services.engine)
-    await users.create(EDITOR, PASSWORD, Role.EDITOR)
-    await users.create(AGENT, PASSWORD, Role.AGENT)
-    source = tmp_path_factory.mktemp("life-events-articles")
-    for slug in SLUGS:
-        shutil.copy(DEMO_BASE / f"{slug}.md", source)
-    report = await services.knowledge.import_dir(source, "import")
-    assert report.ok and len(report.created) == len(SLUGS)
-    yield Env(services, server)
-    await server.close()
-    await services.close()
-    await rasa.close()
+    async with public_app(tmp_path_factory.mktemp("life-events-admin")) as app:
+        users = UserStore(app.services.engine)
+        await users.create(EDITOR, PASSWORD, Role.EDITOR)
+        await users.create(AGENT, PASSWORD, Role.AGENT)
+        source = tmp_path_factory.mktemp("life-events-articles")
+        for slug in SLUGS:
+            shutil.copy(DEMO_BASE / f"{slug}.md", source)
+        report = await app.services.knowledge.import_dir(source, "import")
+        assert report.ok and len(report.created) == len(SLUGS)
+        yield app
 
 
 async def signed_in(env: Env, email: str) -> Browser:
-    b = Browser(env.base)
-    assert (await b.login(email)).status == 303
-    return b
+    return await env.signed_in(email)
 
 
 @pytest.fixture

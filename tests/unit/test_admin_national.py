@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from bot.admin.users import Role, UserStore
-from bot.app import Services, create_public_app
 from knowledge_base.articles import Status
 from knowledge_base.sources.service_public import ServicePublicSource
-from tests.conftest import make_settings
-from tests.support.rasa_double import RasaDouble
-from tests.unit.test_admin_auth import PASSWORD, Browser
+from tests.support.public_app import PublicApp, public_app
+from tests.unit.test_admin_auth import PASSWORD
 
 EDITOR = "redaction@villebrune.example"
 AGENT = "accueil@villebrune.example"
@@ -23,48 +19,24 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "service_public"
 QUESTION = "ma mairie peut-elle me faire un certificat de concubinage ?"
 
 
-@dataclass
-class Env:
-    services: Services
-    server: TestServer
-
-    @property
-    def base(self) -> str:
-        return str(self.server.make_url("")).rstrip("/")
-
-    async def import_fiches(self) -> None:
-        report = await self.services.knowledge.import_source(ServicePublicSource(DATA), "cron")
-        assert [name for name, _ in report.errors] == []
+async def import_fiches(env: PublicApp) -> None:
+    report = await env.services.knowledge.import_source(ServicePublicSource(DATA), "cron")
+    assert [name for name, _ in report.errors] == []
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    rasa = TestServer(RasaDouble().app(), host="127.0.0.1")
-    await rasa.start_server()
-    settings = make_settings(tmp_path / "data", str(rasa.make_url("")).rstrip("/"))
-    services = await Services.start(settings)
-    server = TestServer(create_public_app(services), host="127.0.0.1")
-    await server.start_server()
-    users = UserStore(services.engine)
-    await users.create(EDITOR, PASSWORD, Role.EDITOR)
-    await users.create(AGENT, PASSWORD, Role.AGENT)
-    env = Env(services, server)
-    await env.import_fiches()
-    yield env
-    await server.close()
-    await services.close()
-    await rasa.close()
+async def env(tmp_path: Path) -> AsyncIterator[PublicApp]:
+    async with public_app(tmp_path / "data") as app:
+        users = UserStore(app.services.engine)
+        await users.create(EDITOR, PASSWORD, Role.EDITOR)
+        await users.create(AGENT, PASSWORD, Role.AGENT)
+        await import_fiches(app)
+        yield app
 
 
-async def signed_in(env: Env, email: str) -> Browser:
-    b = Browser(env.base)
-    assert (await b.login(email)).status == 303
-    return b
-
-
-async def test_a_national_fiche_is_read_only_and_hidden_until_staff_show_it(env: Env) -> None:
+async def test_a_national_fiche_is_read_only_and_hidden_until_staff_show_it(env: PublicApp) -> None:
     kb = env.services.knowledge
-    editor = await signed_in(env, EDITOR)
+    editor = await env.signed_in(EDITOR)
     try:
         resp, page = await editor.get("/admin/articles/f1433")
         assert resp.status == 200
@@ -86,7 +58,7 @@ async def test_a_national_fiche_is_read_only_and_hidden_until_staff_show_it(env:
             "/admin/articles/f1433/status", {"version": str(before.version), "status": "archived"}
         )
         assert resp.status == 303
-        await env.import_fiches()
+        await import_fiches(env)
         hidden = await kb.store.get("f1433")
         assert hidden is not None and hidden.status is Status.ARCHIVED
         assert "f1433" not in [r.slug for r in await kb.rank(QUESTION)]
@@ -97,7 +69,7 @@ async def test_a_national_fiche_is_read_only_and_hidden_until_staff_show_it(env:
             "/admin/articles/f1433/status", {"version": str(hidden.version), "status": "published"}
         )
         assert resp.status == 303
-        await env.import_fiches()
+        await import_fiches(env)
         shown = await kb.store.get("f1433")
         assert shown is not None and shown.status is Status.PUBLISHED
         assert (await kb.rank(QUESTION))[0].slug == "f1433"
@@ -105,8 +77,8 @@ async def test_a_national_fiche_is_read_only_and_hidden_until_staff_show_it(env:
         await editor.close()
 
 
-async def test_an_agent_reads_a_national_fiche_without_the_hide_button(env: Env) -> None:
-    agent = await signed_in(env, AGENT)
+async def test_an_agent_reads_a_national_fiche_without_the_hide_button(env: PublicApp) -> None:
+    agent = await env.signed_in(AGENT)
     try:
         resp, page = await agent.get("/admin/articles/f1433")
         assert resp.status == 200 and "Fiche nationale" in page
@@ -115,9 +87,9 @@ async def test_an_agent_reads_a_national_fiche_without_the_hide_button(env: Env)
         await agent.close()
 
 
-async def test_a_local_article_written_in_admin_replaces_a_fiche(env: Env) -> None:
+async def test_a_local_article_written_in_admin_replaces_a_fiche(env: PublicApp) -> None:
     kb = env.services.knowledge
-    editor = await signed_in(env, EDITOR)
+    editor = await env.signed_in(EDITOR)
     form = {
         "slug": "certificat-concubinage-villebrune",
         "title": "Certificat de concubinage à Villebrune",
