@@ -179,3 +179,36 @@ async def test_a_life_event_on_a_call_gets_its_procedures_and_the_keypad_reads_o
     # And the statistics count the question under the event, on the phone.
     stats = await collect(app.services.engine, app.stack.settings.data_dir / TRACKER_FILE)
     assert (DEATH, 1, 1) in stats.life_events
+
+
+async def test_an_emergency_said_on_a_call_is_read_out_in_full_first(
+    app: App, tmp_path: Path
+) -> None:
+    """Spoken replies are cut to two sentences, except the emergency numbers: all of
+    them are read, fire's first, before anything else."""
+    said = "au secours il y a le feu dans ma cuisine"
+    silent = tmp_path / "silence.wav"
+    proc = await asyncio.create_subprocess_exec(
+        *("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"),
+        *(str(silent), "trim", "0", "60"),
+    )
+    assert await proc.wait() == 0
+    caller = Baresip(tmp_path / "caller", silent, "caller")
+    await caller.start()
+    try:
+        await caller.dial(app.sip_uri)
+        await caller.wait_event("CALL_ESTABLISHED", within=20)
+        call = await app.live_call()
+        await call.hear(said)
+        answered = await answer_to(app, call.conversation_id, said, "emergency")
+        spoken = call.state.last_spoken
+        await caller.hangup()
+        await caller.wait_event("CALL_CLOSED", within=10)
+    finally:
+        await caller.stop()
+    assert answered[0]["emergency"] is True, answered
+    assert spoken.startswith("Si une personne est en danger, appelez immédiatement"), spoken
+    numbers = [n for n in ("18", "112", "17", "15", "114", "3919", "3114", "119") if n in spoken]
+    assert numbers == ["18", "112", "17", "15", "114", "3919", "3114", "119"], spoken
+    assert spoken.index("18") < spoken.index("112") < spoken.index("15")
+    assert "je ne peux pas envoyer de secours moi-même" in spoken, spoken
