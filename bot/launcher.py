@@ -59,6 +59,7 @@ def rasa_token(data_dir: Path) -> str:
 # endpoints.yml's variables for one Rasa server on its own; the scaled stack
 # (bot/scaled.py) or the operator's environment sets PostgreSQL and Redis.
 RASA_STORE_DEFAULTS = {
+    "GUICHET_RASA_TRACKER_STORE": "bot.rasa_plugins.tracker_store.TrackerStore",
     "GUICHET_RASA_TRACKER_URL": "",
     "GUICHET_RASA_LOCK_STORE": "in_memory",
     "GUICHET_RASA_REDIS_HOST": "127.0.0.1",
