@@ -25,7 +25,7 @@ Printed: capacity (turns/s at the highest level with p95 <= 1 s and no apology),
 at 20 conversations, CPU per turn per process, and each figure's ratio to bare Rasa.
 Everything listens on 127.0.0.1; the run is bounded by the levels and `--seconds`.
 
-Usage: python benchmarks/capacity.py [--levels 1,10,20,30,40,50,60,80] [--seconds 15]
+Usage: python benchmarks/capacity.py [--levels 1,5,10,15,20,25,30,40,50,60,80] [--seconds 15]
            [--variant two-rasa:GUICHET__RASA__SERVERS=2] [--skip-bare] [--json]
 """
 
@@ -54,7 +54,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from chat_latency import UTTERANCES
-from chatbench import free_port, percentile, rate_limits_off, start_own_stack, ws_url
+from chatbench import free_port, free_ports, percentile, rate_limits_off, start_own_stack, ws_url
 
 from bot.launcher import seed_knowledge_base
 
@@ -600,8 +600,21 @@ def run_guichet(
     extra = {**rate_limits_off("per_ip", "per_session"), **env}
     scratch = Path(tempfile.mkdtemp(prefix="guichet-capacity-"))
     shutil.copytree(template, scratch, dirs_exist_ok=True)
-    ports = (free_port(), free_port(), free_port())
-    stack = start_own_stack("guichet-capacity-", extra, ports, data_dir=scratch)
+    servers = int(env.get("GUICHET__RASA__SERVERS", "1"))
+    ports = (free_port(), free_port(), free_ports(servers))
+    # The variant's environment reaches Rasa too (the launcher passes os.environ on).
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        stack = start_own_stack(
+            "guichet-capacity-", extra, ports, data_dir=scratch, rasa_servers=servers
+        )
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     try:
         pids = {n: p.pid for n, p in stack.processes.items()}
         url = stack.app_url
@@ -655,7 +668,7 @@ def summary(runs: list[StackRun]) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--levels", default="1,10,20,30,40,50,60,80")
+    parser.add_argument("--levels", default="1,5,10,15,20,25,30,40,50,60,80")
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per level")
     parser.add_argument(
         "--variant",
