@@ -13,16 +13,22 @@ the same table, on SQLite or PostgreSQL. Measured under 20 closed-loop conversat
   thread), the journal is WAL with `synchronous=NORMAL`: a commit survives a crash of
   Rasa or of the machine's processes; a power cut may lose the last turns' tracker
   events (never the transcripts, which the app stores), and the file stays
-  consistent. Readers (the app's purge, exports, statistics) no longer block Rasa.
+  consistent. Readers (the app's purge, exports, statistics) no longer block Rasa;
+* reading a conversation loads only the events' `data` column (Rasa built an ORM
+  object of every row) and counting the stored events before a write is a plain
+  COUNT (Rasa counted a subquery of whole rows): the same rows, filters and order.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
-from typing import Any
+from typing import Any, Iterator, Optional, Text
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.rasa_plugins import action_results
 
@@ -57,3 +63,22 @@ class TrackerStore(SQLTrackerStore):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
             log.debug("SQLite tracker store %s: WAL, connections kept", url.database)
+
+    async def _retrieve(
+        self, sender_id: Text, fetch_events_from_all_sessions: bool
+    ) -> Optional[DialogueStateTracker]:
+        """SQLTrackerStore._retrieve, reading only the column it uses."""
+        with self.session_scope() as session:
+            query = self._event_query(
+                session, sender_id, fetch_events_from_all_sessions=fetch_events_from_all_sessions
+            )
+            events = [json.loads(data) for (data,) in query.with_entities(self.SQLEvent.data)]
+            if self.domain and len(events) > 0:
+                return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+            return None
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        """SQLTrackerStore._additional_events with a COUNT of the same rows."""
+        query = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False)
+        stored = query.with_entities(sa.func.count(self.SQLEvent.id)).order_by(None).scalar()
+        return itertools.islice(tracker.events, stored, len(tracker.events))

@@ -56,7 +56,8 @@ _STORE = """
 import asyncio, json, sqlite3, sys
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import (ActionExecuted, BotUttered, SessionStarted, SlotSet,
+    UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker
 from bot.rasa_plugins.tracker_store import TrackerStore
 
@@ -73,18 +74,31 @@ async def write(store):
     t.update(BotUttered("réponse", timestamp=4.0))
     await store.save(t)
     again = await store.retrieve("conv-1")
-    return [e.as_dict() for e in again.events], again.get_slot("x")
+    first = [e.as_dict() for e in again.events], again.get_slot("x")
+    # A new session: a read returns its events only, a write adds only what is new.
+    again.update(ActionExecuted("action_session_start", timestamp=5.0))
+    again.update(SessionStarted(timestamp=5.0))
+    again.update(UserUttered("re", timestamp=6.0))
+    await store.save(again)
+    latest = await store.retrieve("conv-1")
+    latest.update(BotUttered("encore", timestamp=7.0))
+    await store.save(latest)
+    latest = await store.retrieve("conv-1")
+    full = await store.retrieve_full_tracker("conv-1")
+    return (*first, [e.as_dict() for e in latest.events], [e.as_dict() for e in full.events],
+            await store.retrieve("nobody"))
 
 out = {}
 for name, cls in (("rasa", SQLTrackerStore), ("ours", TrackerStore)):
     path = f"{directory}/{name}.db"
     store = cls(domain=domain, host="", dialect="sqlite", db=path)
-    events, slot = asyncio.run(write(store))
+    events, slot, latest, full, nobody = asyncio.run(write(store))
     rows = sqlite3.connect(path).execute(
         "select sender_id, type_name, timestamp, intent_name, action_name, data"
         " from events order by id").fetchall()
     mode = sqlite3.connect(path).execute("pragma journal_mode").fetchone()[0]
     out[name] = {"events": events, "slot": slot, "rows": rows, "journal": mode,
+                 "latest": latest, "full": full, "nobody": nobody,
                  "pool": type(store.engine.pool).__name__}
 print(json.dumps(out))
 """
@@ -119,6 +133,10 @@ def test_the_store_writes_the_rows_rasa_writes_in_a_wal_file_with_kept_connectio
     assert ours["events"] == rasa["events"]
     assert ours["slot"] == rasa["slot"] == {"k": [1, 2]}
     assert ours["rows"] == rasa["rows"]
-    assert len(ours["rows"]) == 4
+    assert len(ours["rows"]) == 8
+    assert ours["latest"] == rasa["latest"]
+    assert [e["event"] for e in ours["latest"]] == ["action", "session_started", "user", "bot"]
+    assert ours["full"] == rasa["full"] and len(ours["full"]) == 8
+    assert ours["nobody"] is rasa["nobody"] is None
     assert (rasa["journal"], ours["journal"]) == ("delete", "wal")
     assert (rasa["pool"], ours["pool"]) == ("NullPool", "SingletonThreadPool")
