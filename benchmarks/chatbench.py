@@ -61,8 +61,10 @@ def start_own_stack(
     timeout_s: float = 240,
     data_dir: Path | None = None,
     kb: Path = DEMO_BASE,
+    rasa_servers: int = 1,
 ) -> Stack:
-    """Rasa + app on a scratch data directory holding the demo articles.
+    """Rasa + app on a scratch data directory holding the demo articles (with
+    `rasa_servers` Rasa processes on the Rasa port and the next ones).
 
     With `data_dir`, that directory instead (kept afterwards, so a large base is
     imported once); with `kb`, the articles of that directory instead of the demo
@@ -76,6 +78,7 @@ def start_own_stack(
             "GUICHET__SERVER__PORT": str(app_port),
             "GUICHET__ACTIONS__PORT": str(actions_port),
             "GUICHET__RASA__URL": f"http://127.0.0.1:{rasa_port}",
+            "GUICHET__RASA__SERVERS": str(rasa_servers),
         }
     )
     seed_knowledge_base(scratch, kb)  # the project's importer, as `make run` does
@@ -92,6 +95,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive ports free on 127.0.0.1 (several Rasa servers)."""
+    for _ in range(100):
+        first = free_port()
+        try:
+            for port in range(first + 1, first + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+    raise RuntimeError(f"no {count} consecutive free ports found")
 
 
 @contextmanager

@@ -138,7 +138,7 @@ class Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.database_url)
         await create_schema(engine)
-        rasa = RasaClient(settings.rasa.url, settings.rasa.timeout_s, settings.rasa.token)
+        rasa = RasaClient(settings.rasa.urls, settings.rasa.timeout_s, settings.rasa.token)
         await rasa.start()
         notifier, outbox, sender = start_notifications(settings, engine)
         reports = ReportService(ReportStore(engine, notifier))

@@ -59,6 +59,7 @@ def rasa_token(data_dir: Path) -> str:
 # endpoints.yml's variables for one Rasa server on its own; the scaled stack
 # (bot/scaled.py) or the operator's environment sets PostgreSQL and Redis.
 RASA_STORE_DEFAULTS = {
+    "GUICHET_RASA_TRACKER_STORE": "bot.rasa_plugins.tracker_store.TrackerStore",
     "GUICHET_RASA_TRACKER_URL": "",
     "GUICHET_RASA_LOCK_STORE": "in_memory",
     "GUICHET_RASA_REDIS_HOST": "127.0.0.1",
@@ -323,6 +324,7 @@ class Stack:
                 "GUICHET__ACTIONS__HOST": s.actions.host,
                 "GUICHET__ACTIONS__PORT": str(s.actions.port),
                 "GUICHET__RASA__URL": s.rasa.url,
+                "GUICHET__RASA__SERVERS": str(s.rasa.servers),
                 "GUICHET__RASA__TOKEN": s.rasa.token or rasa_token(s.data_dir),
                 # The phone channel binds a SIP port: it follows the settings the stack
                 # was built from (tests turn it off unless they test calls).
@@ -332,22 +334,28 @@ class Stack:
         env.update(self.extra_env)
         return env
 
+    @property
+    def rasa_names(self) -> list[str]:
+        """ "rasa", then "rasa2"… for `rasa.servers` > 1 (one process each)."""
+        return ["rasa" if i == 0 else f"rasa{i + 1}" for i in range(self.settings.rasa.servers)]
+
     def start_rasa(self) -> None:
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        port = self.settings.rasa.url.rsplit(":", 1)[-1].split("/")[0]
-        self.processes["rasa"] = spawn(
-            rasa_command(
-                self.model,
-                int(port),
-                self.settings.rasa.token or rasa_token(self.settings.data_dir),
-                logs / "rasa.log",
-            ),
-            cwd=self.root,
-            env=rasa_env(self.settings.data_dir, self.actions_url),
-            log=logs / "rasa.out",
-            bound_to_parent=self.bound_to_parent,
-        )
+        for name, url in zip(self.rasa_names, self.settings.rasa.urls, strict=True):
+            port = url.rsplit(":", 1)[-1].split("/")[0]
+            self.processes[name] = spawn(
+                rasa_command(
+                    self.model,
+                    int(port),
+                    self.settings.rasa.token or rasa_token(self.settings.data_dir),
+                    logs / f"{name}.log",
+                ),
+                cwd=self.root,
+                env=rasa_env(self.settings.data_dir, self.actions_url),
+                log=logs / f"{name}.out",
+                bound_to_parent=self.bound_to_parent,
+            )
 
     def start_app(self) -> None:
         logs = self.settings.data_dir / "logs"
@@ -379,7 +387,8 @@ class Stack:
         self.start_rasa()
         self.start_app()
         self.wait_ready("app", f"{self.app_url}/healthz", t0, timeout_s)
-        self.wait_ready("rasa", f"{self.settings.rasa.url}/", t0, timeout_s)
+        for name, url in zip(self.rasa_names, self.settings.rasa.urls, strict=True):
+            self.wait_ready(name, f"{url}/", t0, timeout_s)
 
     def stop(self, name: str | None = None) -> None:
         for key in [name] if name else list(self.processes):

@@ -549,6 +549,8 @@ class ScaledStack:
                 "GUICHET__ACTIONS__HOST": HOST,
                 "GUICHET__ACTIONS__PORT": str(actions),
                 "GUICHET__RASA__URL": f"http://{HOST}:{self.ports.rasa_lb}",
+                # nginx spreads the turns over the Rasa servers (shared lock store).
+                "GUICHET__RASA__SERVERS": "1",
                 "GUICHET__RASA__TOKEN": self.token,
                 "GUICHET__RASA__TRACKER_URL": self.rasa_tracker_url,
                 "GUICHET__DATABASE__URL": self.database_url,

@@ -62,6 +62,17 @@ class RasaSettings:
     url: str
     timeout_s: float
     token: str = ""
+    # Rasa servers of the embedded stack: `url` and the next ports (`servers` - 1 more);
+    # each conversation always goes to the same one (RasaClient routes by its id).
+    servers: int = 1
+
+    @property
+    def urls(self) -> list[str]:
+        if self.servers == 1:
+            return [self.url]
+        base, _, rest = self.url.rpartition(":")
+        port = int(rest.split("/")[0])
+        return [f"{base}:{port + i}" for i in range(self.servers)]
 
 
 @dataclass(frozen=True)
@@ -495,6 +506,15 @@ def _observability(
     )
 
 
+def _rasa_servers(rasa: dict[str, Any]) -> int:
+    servers = rasa.get("servers", 1)
+    if isinstance(servers, bool) or not isinstance(servers, int) or not 1 <= servers <= 8:
+        raise SettingsError("settings: 'rasa.servers' must be an integer from 1 to 8")
+    if servers > 1 and not re.search(r":\d+$", str(rasa.get("url", "")).rstrip("/")):
+        raise SettingsError("settings: 'rasa.servers' above 1 needs a port in 'rasa.url'")
+    return servers
+
+
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings file, apply environment overrides, validate."""
     env = os.environ if env is None else env
@@ -547,6 +567,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             url=_require(rasa, "url", str, "rasa").rstrip("/"),
             timeout_s=timeout,
             token=str(rasa.get("token") or ""),
+            servers=_rasa_servers(rasa),
         ),
         handoff=_handoff(raw),
         chat=chat,

@@ -1,7 +1,9 @@
-"""Talks to the Rasa server's REST channel."""
+"""Talks to the Rasa server's REST channel (to one of several, by conversation)."""
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -12,8 +14,11 @@ class RasaUnavailable(Exception):
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout_s: float, token: str = "") -> None:
-        self._base_url = base_url.rstrip("/")
+    def __init__(self, base_url: str | Sequence[str], timeout_s: float, token: str = "") -> None:
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not urls:
+            raise ValueError("RasaClient needs at least one Rasa URL")
+        self._base_urls = [u.rstrip("/") for u in urls]
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
@@ -29,6 +34,14 @@ class RasaClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def server_for(self, sender_id: str) -> str:
+        """The Rasa server of a conversation: always the same one for the same id (a
+        CRC, not Python's per-process salted hash), so its tracker, its lock and its
+        order of turns stay in one process."""
+        if len(self._base_urls) == 1:
+            return self._base_urls[0]
+        return self._base_urls[zlib.crc32(sender_id.encode()) % len(self._base_urls)]
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -51,7 +64,7 @@ class RasaClient:
         }
         try:
             async with self._http().post(
-                f"{self._base_url}/webhooks/rest/webhook", json=body
+                f"{self.server_for(sender_id)}/webhooks/rest/webhook", json=body
             ) as resp:
                 if resp.status != 200:
                     raise RasaUnavailable(f"Rasa answered HTTP {resp.status}")
@@ -71,7 +84,7 @@ class RasaClient:
         """
         try:
             async with self._http().post(
-                f"{self._base_url}/conversations/{sender_id}/tracker/events",
+                f"{self.server_for(sender_id)}/conversations/{sender_id}/tracker/events",
                 params={"token": self._token, "include_events": "NONE"},
                 json=events,
             ) as resp:
@@ -84,7 +97,7 @@ class RasaClient:
         """The conversation as Rasa sees it (events with intents, slots)."""
         try:
             async with self._http().get(
-                f"{self._base_url}/conversations/{sender_id}/tracker",
+                f"{self.server_for(sender_id)}/conversations/{sender_id}/tracker",
                 params={"token": self._token, "include_events": "ALL"},
             ) as resp:
                 if resp.status != 200:
@@ -95,13 +108,19 @@ class RasaClient:
         return data if isinstance(data, dict) else {}
 
     async def is_ready(self) -> bool:
-        """True when Rasa is up with a model loaded."""
+        """True when every Rasa server is up with a model loaded."""
+        for base_url in self._base_urls:
+            if not await self._server_ready(base_url):
+                return False
+        return True
+
+    async def _server_ready(self, base_url: str) -> bool:
         try:
-            async with self._http().get(f"{self._base_url}/status") as resp:
+            async with self._http().get(f"{base_url}/status") as resp:
                 if resp.status == 200:
                     return True
             # /status needs --enable-api; fall back to the always-on root route.
-            async with self._http().get(f"{self._base_url}/") as resp:
+            async with self._http().get(f"{base_url}/") as resp:
                 return resp.status == 200
         except (TimeoutError, aiohttp.ClientError):
             return False
