@@ -260,3 +260,21 @@ async def test_two_unanswered_questions_lead_to_a_person(stack: Stack) -> None:
     # once (no loop of predictions), and the bot answers normally afterwards.
     assert second.count("toujours pas") == 1 and second.count("recontacte") == 1
     assert "assistant automatisé" in texts(await c.say("bonjour"))
+
+
+async def test_rasa_keeps_the_conversation_in_the_projects_sql_tracker_store(
+    stack: Stack,
+) -> None:
+    """Rasa falls back to an in-memory tracker store when the configured one cannot be
+    loaded; the conversation must be in rasa_tracker.db (what restarts and the RGPD
+    purge rely on), written in WAL mode by the project's store."""
+    c = chat(stack)
+    await c.say("Bonjour")
+    db = stack.settings.data_dir / "rasa_tracker.db"
+    with sqlite3.connect(db) as conn:
+        (count,) = conn.execute(
+            "SELECT COUNT(*) FROM events WHERE sender_id = ?", (c.session_id,)
+        ).fetchone()
+        (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+    assert count > 0
+    assert mode == "wal"
