@@ -5,7 +5,7 @@ custom action's answer; that function first checks the *schema* against its
 metaschema (`check_schema`, draft 2020-12 with jsonschema 4.17) before validating the
 answer. The schema is a constant of Rasa's, so checking it again on every call only
 costs: 19.5 % of the Rasa process's main thread under 20 closed-loop conversations,
-about 40 ms per action call (docs/benchmarks-cap.md). `install()` replaces the method
+about 40 ms per action call (docs/benchmarks-capacity.md). `install()` replaces the method
 with one that checks the schema once and validates each answer with the same
 validator class, the same `best_match` error and the same message Rasa adds: answers
 accepted and refused are exactly those Rasa accepts and refuses.

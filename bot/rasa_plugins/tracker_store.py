@@ -3,7 +3,7 @@
 endpoints.yml names this class (`type: bot.rasa_plugins.tracker_store.TrackerStore`),
 so `rasa run` loads it at start-up; it stores exactly what SQLTrackerStore stores, in
 the same table, on SQLite or PostgreSQL. Measured under 20 closed-loop conversations
-(docs/benchmarks-cap.md), what it removes:
+(docs/benchmarks-capacity.md), what it removes:
 
 * the check of Rasa's constant action-response schema on every custom action call
   (bot/rasa_plugins/action_results.py), installed when this store is created;

@@ -1,6 +1,6 @@
 """The project's tracker store and action-answer check, run in Rasa's own venv against
 Rasa's own classes: they accept and refuse exactly what Rasa does, store the same rows,
-and skip only the repeated work (docs/benchmarks-cap.md)."""
+and skip only the repeated work (docs/benchmarks-capacity.md)."""
 
 from __future__ import annotations
 
