@@ -101,8 +101,9 @@ async def test_call_is_answered_with_a_spoken_greeting(stack: Stack, caller: Bar
     before = len(call_rows(stack))
     await caller.dial(bot_uri(stack))
     await caller.wait_event("CALL_ESTABLISHED", within=20)
-    # The greeting (about 7 s): hang up once the caller has heard 3 s of it.
-    await caller.wait_heard(3, voiced_pcm_seconds, within=30)
+    # The greeting (about 7 s): hang up once the caller has heard more than 3 s of it
+    # (3.5: the recording on file is read by 20 ms frames, the growing one as it comes).
+    await caller.wait_heard(3.5, voiced_pcm_seconds, within=30)
     await caller.hangup()
     await caller.wait_event("CALL_CLOSED", within=10)
     row = await wait_for_call_end(stack, before + 1)
@@ -240,8 +241,10 @@ async def test_busy_agent_line_leads_to_a_callback_read_aloud(
         # agents' line, which refuses.
         async with asyncio.timeout(30):
             await refused.wait()
-        # The call reads its keypad in order and only after the transfer's outcome, so
-        # this 1 answers the callback offer that follows the refusal.
+        # Then the callback offer is spoken: press 1 once the caller hears it (3 s of
+        # voice after the refusal), not on a guess of when the call reads its keys.
+        heard = voiced_pcm_seconds(*caller.heard_so_far())
+        await caller.wait_heard(heard + 3, voiced_pcm_seconds, within=30)
         await caller.send_dtmf("1")
         # The call with the bot (the refused leg to the agents' line closed before).
         await caller.wait_event("CALL_CLOSED", within=60, peer="guichet@")
