@@ -126,16 +126,22 @@ async def answer_to(
             await asyncio.sleep(0.2)
 
 
-async def test_a_life_event_on_a_call_gets_its_procedures_and_the_keypad_reads_one(
-    app: App, tmp_path: Path
-) -> None:
+async def silent_caller(tmp_path: Path, seconds: int) -> Baresip:
+    """A baresip caller whose microphone is `seconds` of silence (its words are given
+    to the live call as text, see the module's docstring); not started yet."""
     silent = tmp_path / "silence.wav"
     proc = await asyncio.create_subprocess_exec(
         *("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"),
-        *(str(silent), "trim", "0", "90"),
+        *(str(silent), "trim", "0", str(seconds)),
     )
     assert await proc.wait() == 0
-    caller = Baresip(tmp_path / "caller", silent, "caller")
+    return Baresip(tmp_path / "caller", silent, "caller")
+
+
+async def test_a_life_event_on_a_call_gets_its_procedures_and_the_keypad_reads_one(
+    app: App, tmp_path: Path
+) -> None:
+    caller = await silent_caller(tmp_path, 90)
     await caller.start()
     try:
         await caller.dial(app.sip_uri)
@@ -187,13 +193,7 @@ async def test_an_emergency_said_on_a_call_is_read_out_in_full_first(
     """Spoken replies are cut to two sentences, except the emergency numbers: all of
     them are read, fire's first, before anything else."""
     said = "au secours il y a le feu dans ma cuisine"
-    silent = tmp_path / "silence.wav"
-    proc = await asyncio.create_subprocess_exec(
-        *("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"),
-        *(str(silent), "trim", "0", "60"),
-    )
-    assert await proc.wait() == 0
-    caller = Baresip(tmp_path / "caller", silent, "caller")
+    caller = await silent_caller(tmp_path, 60)
     await caller.start()
     try:
         await caller.dial(app.sip_uri)
