@@ -754,7 +754,12 @@ _CUES: tuple[_Cue, ...] = (
     _cue(
         "crise cardiaque",
         "medical",
-        r"\b(?:crise|arret) cardiaque\b|\binfarctus\b|\bavc\b|\battaque cerebrale\b"
+        # "avc" is also SMS for "avec" ("avc ma copine"): the stroke is "un avc", "l avc",
+        # or "avc" not followed by the words that follow "avec".
+        r"\b(?:crise|arret) cardiaque\b|\binfarctus\b|\battaque cerebrale\b"
+        r"|\b(?:un|l|d|son|mon|ton|grave|petit) avc\b|\bavc\b(?! (?:ma|mon|mes|ta|ton|tes|sa"
+        r"|son|ses|notre|nos|votre|vos|leur|leurs|les|une|des|moi|toi|lui|eux|nous|vous|ce"
+        r"|cette|ces|du|mes)\b)"
         r"|\bbouche (?:de travers|tordue)\b|\bvisage (?:paralyse|de travers|qui tombe|tordu)\b"
         r"|\bparalyse\w* d un cote\b|\bparle bizarrement\b|\b(?:n arrive|ne peut|ne peux) "
         r"(?:plus|pas) (?:a )?(?:parler|lever le bras|bouger le bras)\b",

@@ -151,6 +151,8 @@ def test_numbers_that_apply(text: str, numbers: set[str]) -> None:
         ("ma voisine est en danger", "mon dossier de permis est en danger"),
         ("je veux en finir avec la vie", "je veux en finir avec cette facture"),
         ("il me menace de mort", "il me menace de porter plainte"),
+        # "avc" is the stroke, and SMS for "avec"
+        ("je crois que mon père fait un avc", "je peux venir avc mon fils pour son passeport ?"),
     ],
 )
 def test_context_decides(danger: str, ordinary: str) -> None:
