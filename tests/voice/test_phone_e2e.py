@@ -3,7 +3,7 @@ handoff) through its SIP agent. Speech recognition runs the real Vosk engine
 with the Korean model (no French model can be installed here), so these tests
 drive the dialogue with the keypad and check audio, barge-in, transfer and the
 callback request; recognition of French speech is measured separately with
-`python -m voice.eval_stt` once the French model is installed."""
+`python -m tools.eval_stt` once the French model is installed."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.launcher import Stack
 from tests.support.system import require_program
 from tests.voice.baresip import Baresip, make_mic_wav
+from tools.launcher import Stack
 from voice.audio import silence, tone, write_wav
 from voice.session import VoiceSession
 from voice.sip.agent import SipAgent
