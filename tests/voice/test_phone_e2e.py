@@ -162,7 +162,7 @@ def beeps_mic(path: Path, count: int) -> Path:
 
 
 async def test_keypad_menu_reaches_the_dialogue(stack: Stack, tmp_path: Path) -> None:
-    # Utterances the recogniser cannot make out: after three (max_misunderstood is 2)
+    # Utterances the recogniser cannot make out: after three (MAX_MISUNDERSTOOD is 2)
     # the call offers the keypad menu, whose 1 is "les horaires de la mairie". Later
     # beeps only ask to rephrase; the menu stays.
     peer = Baresip(tmp_path / "beeper", beeps_mic(tmp_path / "beeps.wav", 6), "beeper")
