@@ -9,15 +9,15 @@ setup:
 	@bash scripts/setup.sh
 
 train: setup
-	@$(PY) -m bot.launcher train
+	@$(PY) -m tools.launcher train
 
 run: train
-	@$(PY) -m bot.launcher run
+	@$(PY) -m tools.launcher run
 
 # Two app instances and two Rasa servers behind nginx, with PostgreSQL, Redis and a
 # Chroma server, all on 127.0.0.1 (docs/operations.md); state in $(GUICHET_DATA_DIR)/scaled.
 run-scaled: train
-	@$(PY) -m bot.scaled run
+	@$(PY) -m tools.scaled run
 
 # The whole suite: unit, integration (real Rasa + app) and browser tests.
 # pytest exits 5 when it collected no test: that is a failure here.

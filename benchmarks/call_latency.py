@@ -70,8 +70,10 @@ from sipcaller import (  # benchmarks/sipcaller.py, beside this script
     level_db,
 )
 
-from bot.launcher import ROOT, Stack, ensure_model, seed_knowledge_base
 from bot.settings import Settings, load_settings
+from tools import ROOT
+from tools.launcher import Stack, seed_knowledge_base
+from tools.rasa import ensure_model
 from voice.audio import read_wav, resample
 from voice.rtp import ulaw_decode, ulaw_encode
 from voice.session import FRAME_BYTES, SAMPLE_RATE

@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chat_latency import UTTERANCES
 from chatbench import free_port, free_ports, percentile, rate_limits_off, start_own_stack, ws_url
 
-from bot.launcher import seed_knowledge_base
+from tools.launcher import seed_knowledge_base
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"

@@ -77,7 +77,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from chatbench import NO_PER_IP_LIMIT_ENV, own_stack_or_url, percentile
 
 from bot.conversation.handoff import CONSENT_TEXT
-from bot.launcher import DEMO_BASE, ROOT
+from tools import ROOT
+from tools.launcher import DEMO_BASE
 
 KB_CLASSES = (
     "direct_right",

@@ -15,9 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.launcher import DEMO_BASE, ROOT, Stack, ensure_model, seed_knowledge_base
 from bot.security.limits import RATE_LIMITED_FR
 from bot.settings import load_settings
+from tools import ROOT
+from tools.launcher import DEMO_BASE, Stack, seed_knowledge_base
+from tools.rasa import ensure_model
 
 # Ports of the benchmark's own stack, away from `make run`'s defaults.
 APP_PORT, ACTIONS_PORT, RASA_PORT = 18080, 15056, 15005

@@ -1,6 +1,6 @@
 """Relay latency between citizens and agents during handoffs, on the real stack.
 
-Starts Rasa and the app (`bot.launcher.Stack`) in a scratch data directory on
+Starts Rasa and the app (`tools.launcher.Stack`) in a scratch data directory on
 free loopback ports, agent hours always open. Creates N agent accounts; each
 agent signs in through /admin/login and opens the console's WebSocket
 (/agent/ws); each citizen opens the widget's WebSocket (/ws) and writes
@@ -52,9 +52,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.admin.users import Role, UserStore
 from bot.core.db import create_engine
-from bot.launcher import ROOT, Stack, ensure_model
 from bot.schema import create_schema
 from bot.settings import load_settings
+from tools import ROOT
+from tools.launcher import Stack
+from tools.rasa import ensure_model
 
 MAX_PAIRS = 200
 MAX_MESSAGES = 100

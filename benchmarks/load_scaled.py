@@ -1,7 +1,7 @@
 """The web chat load of load_chat.py on the scaled stack, with faults injected.
 
 Starts its own ScaledStack (PostgreSQL, Redis, Chroma server, 2 Rasa, 2 apps, nginx;
-bot/scaled.py) in a scratch directory, on free ports of 127.0.0.1, and runs
+tools/scaled/) in a scratch directory, on free ports of 127.0.0.1, and runs
 load_chat.py's sessions through nginx. The per-IP rate limit of the chat endpoints is
 lifted (every session comes from 127.0.0.1; the per-session limit stays on), and the
 output says so. Sessions behave like the widget when a socket drops: they reopen it
@@ -54,9 +54,9 @@ from load_chat import (
     summarise,
 )
 
-from bot.launcher import ensure_model
-from bot.scaled import Ports, ScaledStack, scratch_dirs
 from bot.settings import load_settings
+from tools.rasa import ensure_model
+from tools.scaled import Ports, ScaledStack, scratch_dirs
 
 READYZ_EVERY_S = 0.5
 

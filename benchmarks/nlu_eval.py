@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.launcher import RASA_BIN, ROOT, ensure_model, rasa_env
+from tools import ROOT
+from tools.rasa import RASA_BIN, ensure_model, rasa_env
 
 
 def main() -> int:

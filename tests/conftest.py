@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.launcher import ROOT, Stack, ensure_model, seed_knowledge_base
 from bot.settings import Settings, load_settings
+from tools import ROOT
+from tools.launcher import Stack, seed_knowledge_base
+from tools.rasa import ensure_model
 
 ALWAYS_OPEN = (
     "{"

@@ -23,6 +23,7 @@ from bot.conversation.handoff import HandoffService
 from bot.conversation.messages import BotMessage
 from bot.conversation.service import ConversationService, InvalidMessage, UserTurn
 from bot.observability import metrics
+from bot.settings import Settings
 from voice.followup import LinkOffer
 from voice.session import AudioFrame, DtmfDigit, HangupCause, PlaybackResult, VoiceSession
 from voice.stt import SpeechRecognizer, UtteranceDecoder
@@ -52,17 +53,8 @@ class CallJournal(Protocol):
 CHANNEL = "phone"
 # Frames fed to the recogniser at once while the caller speaks (5 x 20 ms).
 STT_BATCH_FRAMES = 5
-
-
-@dataclass(frozen=True)
-class CallSettings:
-    town_name: str
-    town_phone: str
-    transfer_target: str = ""
-    silence_reprompt_s: float = 8.0
-    max_silences: int = 3
-    max_misunderstood: int = 2
-    early_decode: bool = True
+# Utterances not understood in a row after which the call offers the keypad menu.
+MAX_MISUNDERSTOOD = 2
 
 
 @dataclass
@@ -102,7 +94,7 @@ class PhoneCall:
         conversation: ConversationService,
         recognizer: SpeechRecognizer,
         synthesizer: SpeechSynthesizer,
-        settings: CallSettings,
+        settings: Settings,
         journal: CallJournal | None = None,
         handoff: HandoffService | None = None,
         vad_factory: Callable[[], VoiceActivityDetector] = VoiceActivityDetector,
@@ -143,7 +135,7 @@ class PhoneCall:
         try:
             await self.say(
                 f"Bonjour, vous êtes en relation avec l'assistant automatisé de la mairie de "
-                f"{self.settings.town_name}. Posez votre question après le signal. "
+                f"{self.settings.town.name}. Posez votre question après le signal. "
                 "Pour parler à un agent, tapez 0 à tout moment."
             )
             await self._loop()
@@ -251,7 +243,7 @@ class PhoneCall:
     def _decode_early(self, pause: SpeechPaused) -> None:
         """Whole-utterance recognisers (Whisper) start decoding at the caller's pause
         instead of after the end-point: the end-point's 500 ms and the decode overlap."""
-        if self.settings.early_decode and isinstance(self.recognizer, UtteranceDecoder):
+        if self.settings.voice.early_decode and isinstance(self.recognizer, UtteranceDecoder):
             self._early = (pause.frames, asyncio.ensure_future(self._decode(pause.pcm)))
 
     async def _decode(self, pcm: bytes) -> str | None:
@@ -272,7 +264,7 @@ class PhoneCall:
         self._last_activity = time.monotonic()
         if not text:
             self.state.misunderstood += 1
-            if self.state.misunderstood > self.settings.max_misunderstood:
+            if self.state.misunderstood > MAX_MISUNDERSTOOD:
                 await self._offer_keypad_menu()
             else:
                 await self.say(
@@ -352,7 +344,7 @@ class PhoneCall:
 
     # --- reaching a person ---
     async def _reach_a_person(self) -> None:
-        target = self.settings.transfer_target
+        target = self.settings.handoff.phone_transfer_target
         available = self.handoff.availability() if self.handoff else "no_agent"
         # On the phone an agent is reached by transfer; agents' consoles are not needed.
         if target and (available in (None, "no_agent")) and self._within_hours():
@@ -377,7 +369,7 @@ class PhoneCall:
         self.state.callback_offer = False
         if not accepted or self.handoff is None or not self.session.caller:
             await self.say(
-                f"D'accord. Vous pouvez rappeler la mairie au {self.settings.town_phone} "
+                f"D'accord. Vous pouvez rappeler la mairie au {self.settings.town.phone} "
                 "aux heures d'ouverture. Au revoir."
             )
             await self._end_call()
@@ -404,11 +396,11 @@ class PhoneCall:
             # Silence is counted from the end of the bot's speech (or the caller's).
             self._last_activity = time.monotonic()
             return
-        if time.monotonic() - self._last_activity < self.settings.silence_reprompt_s:
+        if time.monotonic() - self._last_activity < self.settings.voice.silence_reprompt_s:
             return
         self.state.silences += 1
         self._last_activity = time.monotonic()
-        if self.state.silences >= self.settings.max_silences:
+        if self.state.silences >= self.settings.voice.max_silences:
             await self.say("Je ne vous entends plus. Merci de votre appel, au revoir.")
             await self._end_call()
             return

@@ -18,7 +18,7 @@ from bot.notifications.outbox import OutboxStore
 from bot.observability import metrics
 from bot.settings import Settings, VoiceSettings
 from bot.storage.calls import CallStore
-from voice.call import CallSettings, PhoneCall
+from voice.call import PhoneCall
 from voice.followup import LinkOffer
 from voice.session import VoiceSession
 from voice.sip.agent import SipAgent
@@ -49,7 +49,10 @@ class VoiceUnavailable(RuntimeError):
 
 
 def sip_config(voice: VoiceSettings) -> SipConfig:
-    """The user agent's configuration from the `voice` settings."""
+    """The user agent's configuration from the `voice` settings: the one place where
+    the operator's knobs (bot/settings/voice.py) become the SIP stack's. The other
+    `SipConfig` fields (timers, limits, ringing) keep the SIP stack's defaults; a call
+    reads the settings themselves (`PhoneCall(..., settings)`)."""
     return SipConfig(
         host=voice.sip_host,
         port=voice.sip_port,
@@ -149,20 +152,12 @@ class PhoneChannel:
     async def _on_call(self, session: VoiceSession) -> None:
         assert self.synthesizer is not None
         services = self.services
-        voice = self.settings.voice
         call = PhoneCall(
             session,
             services.conversation,
             self.new_recognizer(),
             self.synthesizer,
-            CallSettings(
-                town_name=self.settings.town.name,
-                town_phone=self.settings.town.phone,
-                transfer_target=self.settings.handoff.phone_transfer_target,
-                silence_reprompt_s=voice.silence_reprompt_s,
-                max_silences=voice.max_silences,
-                early_decode=voice.early_decode,
-            ),
+            self.settings,
             services.calls,
             services.handoff,
             links=self._link_offer(),

@@ -1,6 +1,6 @@
 """Settings of the `notifications` section: transports, departments and routes.
 
-Read by bot/settings.py. Passwords never come from the settings file: each
+Read by bot/settings/ (load_settings). Passwords never come from the settings file: each
 transport names the environment variable that holds its password.
 """
 

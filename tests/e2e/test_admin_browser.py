@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from bot.launcher import Stack
 from tests.support.staff import create_staff_user
+from tools.launcher import Stack
 
 pytestmark = pytest.mark.browser
 

@@ -22,8 +22,8 @@ from playwright.async_api import (
     expect,
 )
 
-from bot.launcher import Stack
 from tests.support.staff import create_staff_user
+from tools.launcher import Stack
 
 pytestmark = pytest.mark.browser
 

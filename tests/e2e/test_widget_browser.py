@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from bot.launcher import Stack
+from tools.launcher import Stack
 
 pytestmark = pytest.mark.browser
 

@@ -25,10 +25,11 @@ from typing import Any
 import chromadb
 from chromadb.config import Settings as ChromaSettings
 
-from bot.launcher import ROOT, Stack
 from tests.conftest import free_port, make_settings
 from tests.fault.checks import articles_with_history, assert_sqlite_sound
 from tests.fault.kb_writer import marker
+from tools import ROOT
+from tools.launcher import Stack
 
 ROUNDS = 5
 START_TIMEOUT_S = 60

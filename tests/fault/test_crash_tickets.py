@@ -27,9 +27,10 @@ from typing import Any
 import aiohttp
 
 from bot.conversation.handoff import CONSENT_TEXT
-from bot.launcher import ROOT, Stack
 from tests.conftest import free_port, make_settings
 from tests.fault.checks import assert_sqlite_sound, connect
+from tools import ROOT
+from tools.launcher import Stack
 
 ROUNDS = 4
 CLIENTS_PER_KIND = 4

@@ -21,8 +21,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.launcher import Stack
 from tests.fault.checks import assert_sqlite_sound
+from tools.launcher import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
 

@@ -2,7 +2,8 @@ import subprocess
 
 import pytest
 
-from bot.launcher import RASA_BIN, ROOT
+from tools import ROOT
+from tools.rasa import RASA_BIN
 
 pytestmark = pytest.mark.integration
 

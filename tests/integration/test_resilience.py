@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from bot.launcher import Stack
 from tests.support.chat import Chat, texts
+from tools.launcher import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.launcher import Stack
 from tests.conftest import ALWAYS_OPEN, copy_base, free_port, make_settings
 from tests.notifications.conftest import notification_env
 from tests.notifications.servers import KannelGateway, MailServer, wait_until
@@ -30,6 +29,7 @@ from tests.voice.test_phone_french import (
     wait_for_reply,
     whisper_model_dir,
 )
+from tools.launcher import Stack
 from voice.audio import write_wav
 
 # Rasa and the Whisper model start within the first test (several minutes under load).

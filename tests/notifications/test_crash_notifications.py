@@ -21,12 +21,13 @@ from typing import Any
 
 import aiohttp
 
-from bot.launcher import ROOT, Stack
 from tests.conftest import free_port, make_settings
 from tests.fault.checks import assert_sqlite_sound
 from tests.fault.test_crash_tickets import action_call, report_slots
 from tests.notifications.conftest import notification_env
 from tests.notifications.servers import HungServer, KannelGateway, MailServer, wait_until
+from tools import ROOT
+from tools.launcher import Stack
 
 REPORTS = 3
 TICKETS = 3

@@ -1,5 +1,5 @@
 """The scaled-out stack, once per session: real PostgreSQL, Redis, Chroma server,
-two Rasa servers, two app instances and nginx, all on 127.0.0.1 (bot/scaled.py).
+two Rasa servers, two app instances and nginx, all on 127.0.0.1 (tools/scaled/).
 
 A missing program FAILS these tests (never skips them), naming what to install;
 `scripts/setup.sh` installs them. PostgreSQL is found in any version, where
@@ -19,15 +19,15 @@ import pytest
 
 from bot.admin.users import Role, UserStore
 from bot.core.db import create_engine
-from bot.scaled import (
+from tests.conftest import ALWAYS_OPEN
+from tests.support.system import require_program, require_system_file
+from tools.scaled import (
     Ports,
     ScaledStack,
     find_postgres_bindir,
     missing_binaries,
     scratch_dirs,
 )
-from tests.conftest import ALWAYS_OPEN
-from tests.support.system import require_program, require_system_file
 
 # Start-up takes 2–4 minutes on 2 cores (two Rasa servers load their model at once).
 START_TIMEOUT_S = 540

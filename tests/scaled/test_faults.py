@@ -34,7 +34,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.scaled import ScaledStack
+from tools.scaled import ScaledStack
 
 pytestmark = [pytest.mark.scaled, pytest.mark.disruptive, pytest.mark.timeout(420)]
 

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from bot.core.db import create_engine
-from bot.scaled import DB_USER, HOST, Service, free_port, postgres_service, scratch_dirs
 from bot.schema import alembic_config, all_tables, create_schema, schema_differences
 from tests.scaled.conftest import require_scaled_binaries
+from tools.scaled import DB_USER, HOST, Service, free_port, postgres_service, scratch_dirs
 
 pytestmark = pytest.mark.timeout(300)
 

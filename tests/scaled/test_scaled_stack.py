@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 
 from bot.admin.users import Role
-from bot.scaled import DB_USER, HOST, RASA_DB, ScaledStack
 from tests.scaled.conftest import Staff, staff_member
 from tests.support.chat import Chat, texts
+from tools.scaled import DB_USER, HOST, RASA_DB, ScaledStack
 
 pytestmark = [pytest.mark.scaled, pytest.mark.timeout(900)]
 

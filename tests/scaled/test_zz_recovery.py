@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.scaled import ScaledStack
 from tests.support.chat import Chat
+from tools.scaled import ScaledStack
 
 pytestmark = [pytest.mark.scaled, pytest.mark.disruptive, pytest.mark.timeout(600)]
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from bot.launcher import ROOT
 from tests.conftest import free_port
+from tools import ROOT
 
 
 @dataclass

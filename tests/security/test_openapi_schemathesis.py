@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from schemathesis.core.warnings import SchemathesisWarning
 
-from bot.launcher import Stack
+from tools.launcher import Stack
 
 pytestmark = pytest.mark.integration
 

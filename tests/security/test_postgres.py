@@ -15,7 +15,6 @@ import asyncpg
 import pytest
 
 from bot.core.db import create_engine
-from bot.scaled import DB_USER, HOST, Service
 from bot.schema import create_schema
 from bot.storage.transcripts import StoredMessage, TranscriptStore
 
@@ -24,6 +23,7 @@ from tests.scaled.test_migrations import pg_database, postgres  # noqa: F401
 from tests.security.conftest import AppFactory
 from tests.security.test_public_api import post
 from tests.unit.test_privacy import check_purge_and_erasure
+from tools.scaled import DB_USER, HOST, Service
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -12,9 +12,9 @@ import re
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from bot.launcher import Stack
 from tests.e2e.conftest import PageWatch, watch
 from tests.support.staff import create_staff_user
+from tools.launcher import Stack
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from rasa_sdk.executor import ActionExecutor
 
-from bot.launcher import ROOT
+from tools import ROOT
 
 
 @cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from bot.launcher import ROOT
+from tools import ROOT
 
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 

@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 
-from bot.launcher import ROOT, Stack
+from tools import ROOT
+from tools.launcher import Stack
 
 
 def create_staff_user(stack: Stack, email: str, role: str, password: str) -> str:

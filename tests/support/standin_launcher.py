@@ -1,4 +1,4 @@
-"""`python -m bot.launcher run` with stand-ins for Rasa and the app (`sleep`), for the
+"""`python -m tools.launcher run` with stand-ins for Rasa and the app (`sleep`), for the
 signal tests: the same `serve()`, `Stack.stop()` and `spawn()` as
 the real launcher, without training or starting anything heavy.
 
@@ -14,8 +14,10 @@ import json
 import sys
 from pathlib import Path
 
-from bot.launcher import ROOT, Stack, serve, spawn
 from bot.settings import load_settings
+from tools import ROOT
+from tools.launcher import Stack, serve
+from tools.processes import spawn
 
 STANDIN = ["sleep", "600"]
 

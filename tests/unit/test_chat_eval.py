@@ -14,7 +14,7 @@ from benchmarks.chat_eval import (
     numbers_in,
     summarise,
 )
-from bot.launcher import DEMO_BASE
+from tools.launcher import DEMO_BASE
 
 
 def answer(*slugs: str) -> dict[str, object]:

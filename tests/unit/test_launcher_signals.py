@@ -1,4 +1,4 @@
-"""`python -m bot.launcher run` stops its children (Rasa and the app) whatever stops
+"""`python -m tools.launcher run` stops its children (Rasa and the app) whatever stops
 it: Ctrl-C, SIGTERM and SIGHUP (systemd, Docker, a closed terminal) stop their
 process groups; if the launcher is SIGKILLed, the kernel kills them (PDEATHSIG).
 Before, `kill PID` left both running, orphaned, holding their ports.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.launcher import ROOT
+from tools import ROOT
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
@@ -121,10 +121,10 @@ def children_of(pid: int) -> list[int]:
 
 
 def test_sigterm_while_training_stops_rasa_train_and_main_returns(tmp_path: Path) -> None:
-    """The real `main()` (`python -m bot.launcher train --force`): a SIGTERM while
+    """The real `main()` (`python -m tools.launcher train --force`): a SIGTERM while
     `rasa train` runs stops it too, and the launcher says so and exits 0."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.launcher", "train", "--force"],
+        [sys.executable, "-m", "tools.launcher", "train", "--force"],
         cwd=ROOT,
         env={**os.environ, "GUICHET_DATA_DIR": str(tmp_path)},
         stdout=subprocess.PIPE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.scaled import find_postgres_bindir
+from tools.scaled import find_postgres_bindir
 
 
 def server(bindir: Path) -> Path:

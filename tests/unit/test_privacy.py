@@ -373,7 +373,7 @@ async def test_the_cli_exports_then_erases_a_conversation(
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "bot.privacy", *args],
+            [sys.executable, "-m", "tools.privacy", *args],
             cwd=ROOT,
             env=env,
             capture_output=True,

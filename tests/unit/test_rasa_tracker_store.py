@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bot.launcher import ROOT
 from tests.support.rasa_tracker import RASA_PYTHON
+from tools import ROOT
 
 ANSWERS: list[Any] = [
     {"events": [], "responses": []},

@@ -7,8 +7,8 @@ import json
 import subprocess
 
 from bot.conversation.intent_policy import KB_ANSWER, Reading
-from bot.launcher import ROOT
 from tests.support.rasa_tracker import RASA_PYTHON
+from tools import ROOT
 
 _SCRIPT = """
 import json, sys

@@ -41,7 +41,7 @@ def test_disruptive_tests_run_last_in_their_own_order() -> None:
     ],
 )
 def test_stack_restarting_modules_are_marked(path: str) -> None:
-    from bot.launcher import ROOT
+    from tools import ROOT
 
     source = (ROOT / path).read_text(encoding="utf-8")
     assert "pytest.mark.disruptive" in source.split("pytestmark", 1)[1].split("\n", 1)[0]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.system import require_french_prompts, require_program
+from tools.eval_stt import edit_distance, find_pairs, main, normalize
 from voice.audio import read_wav, resample, silence, tone, write_wav
-from voice.eval_stt import edit_distance, find_pairs, main, normalize
 
 
 def korean_model() -> Path:

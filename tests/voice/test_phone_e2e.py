@@ -3,7 +3,7 @@ handoff) through its SIP agent. Speech recognition runs the real Vosk engine
 with the Korean model (no French model can be installed here), so these tests
 drive the dialogue with the keypad and check audio, barge-in, transfer and the
 callback request; recognition of French speech is measured separately with
-`python -m voice.eval_stt` once the French model is installed."""
+`python -m tools.eval_stt` once the French model is installed."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.launcher import Stack
 from tests.support.system import require_program
 from tests.voice.baresip import Baresip, make_mic_wav
+from tools.launcher import Stack
 from voice.audio import silence, tone, write_wav
 from voice.session import VoiceSession
 from voice.sip.agent import SipAgent
@@ -162,7 +162,7 @@ def beeps_mic(path: Path, count: int) -> Path:
 
 
 async def test_keypad_menu_reaches_the_dialogue(stack: Stack, tmp_path: Path) -> None:
-    # Utterances the recogniser cannot make out: after three (max_misunderstood is 2)
+    # Utterances the recogniser cannot make out: after three (MAX_MISUNDERSTOOD is 2)
     # the call offers the keypad menu, whose 1 is "les horaires de la mairie". Later
     # beeps only ask to rephrase; the menu stays.
     peer = Baresip(tmp_path / "beeper", beeps_mic(tmp_path / "beeps.wav", 6), "beeper")

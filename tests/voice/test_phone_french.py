@@ -27,12 +27,12 @@ import aiohttp
 import numpy as np
 import pytest
 
-from bot.launcher import Stack
 from tests.conftest import ALWAYS_OPEN, copy_base, free_port, make_settings
 from tests.support.system import require_french_prompts, require_program
 from tests.voice.baresip import Baresip
 from tests.voice.test_phone_e2e import messages as conversation
 from tests.voice.test_phone_e2e import voiced_pcm_seconds, voiced_seconds
+from tools.launcher import Stack
 from voice.audio import pcm_to_float, read_wav, resample, write_wav
 
 pytestmark = [pytest.mark.voice, pytest.mark.integration]

@@ -26,11 +26,12 @@ from aiohttp import web
 from bot.admin.stats import TRACKER_FILE, collect
 from bot.app import Services
 from bot.conversation.action_server import create_action_app
-from bot.launcher import Stack, rasa_token
 from tests.conftest import ALWAYS_OPEN, copy_base, free_port, korean_vosk_model, make_settings
 from tests.support.system import require_program
 from tests.voice.baresip import Baresip
 from tests.voice.test_phone_e2e import messages, voiced_seconds
+from tools.launcher import Stack
+from tools.rasa import rasa_token
 from voice.call import PhoneCall
 
 pytestmark = [pytest.mark.voice, pytest.mark.integration, pytest.mark.timeout(600)]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tests.support.system import needs_french_prompts
+from tools.eval_stt import evaluate as evaluate_stt
+from tools.eval_stt import find_pairs, normalize, summarise
 from voice.audio import read_wav, resample
-from voice.eval_stt import evaluate as evaluate_stt
-from voice.eval_stt import find_pairs, normalize, summarise
 from voice.session import SAMPLE_RATE
 from voice.stt import SpeechModelMissing, SpeechRecognizer
 from voice.whisper import (

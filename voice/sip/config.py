@@ -13,6 +13,11 @@ LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 @dataclass(frozen=True)
 class SipConfig:
+    """The SIP stack's own configuration. In the app it comes from the `voice` settings
+    (bot/settings/voice.py) through one conversion, `voice.channel.sip_config`; the
+    fields that have no setting (timers, limits, ringing, user agent) keep these
+    defaults there and are set only by tests and benchmarks."""
+
     host: str = "127.0.0.1"  # address the SIP socket binds to
     port: int = 5060  # 0: any free port (see SipAgent.port)
     rtp_port_min: int = 20000

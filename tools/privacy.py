@@ -1,4 +1,4 @@
-"""python -m bot.privacy purge | export CONVERSATION_ID | delete CONVERSATION_ID
+"""python -m tools.privacy purge | export CONVERSATION_ID | delete CONVERSATION_ID
 
 RGPD operations on the base of GUICHET_DATA_DIR. The app also purges by
 itself every few hours (privacy.retention_days in bot/settings.yml).
@@ -42,7 +42,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.privacy", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.privacy", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_purge = sub.add_parser("purge", help="delete data older than the retention period")
     p_purge.add_argument("--days", type=int, help="override privacy.retention_days")
@@ -51,12 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("conversation_id")
     args = parser.parse_args(argv)
     if getattr(args, "days", None) is not None and args.days < 1:
-        print("bot.privacy: --days must be at least 1", file=sys.stderr)
+        print("tools.privacy: --days must be at least 1", file=sys.stderr)
         return 2
     try:
         return asyncio.run(run(args))
     except SettingsError as exc:
-        print(f"bot.privacy: invalid configuration: {exc}", file=sys.stderr)
+        print(f"tools.privacy: invalid configuration: {exc}", file=sys.stderr)
         return 2
 
 

@@ -1,223 +1,29 @@
 """Local stack: train the Rasa model when needed, run Rasa and the app together.
 
-`python -m bot.launcher train` trains only when the dialogue files changed;
-`python -m bot.launcher run` starts both processes, waits until both answer,
+`python -m tools.launcher train` trains only when the dialogue files changed;
+`python -m tools.launcher run` starts both processes, waits until both answer,
 prints the URLs and stops both on Ctrl-C, SIGTERM or SIGHUP (what systemd, Docker
 and supervisors send); the children also die if the launcher is killed outright
 (SIGKILL), so none is left holding its port. The test suite uses `Stack` too.
+Rasa's side (model, token, command line) is in tools/rasa.py, the child processes'
+life in tools/processes.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
-import hashlib
 import os
-import secrets
-import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
-
-ROOT = Path(__file__).resolve().parent.parent
-RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
-MODEL_NAME = "guichet"
-# Files whose content defines the trained model.
-TRAINING_INPUTS = ("config.yml", "domain.yml", "training_data", "requirements/rasa.lock")
-
-
-def training_fingerprint(root: Path = ROOT) -> str:
-    digest = hashlib.sha256()
-    for name in TRAINING_INPUTS:
-        path = root / name
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for f in files:
-            digest.update(str(f.relative_to(root)).encode())
-            digest.update(f.read_bytes())
-    return digest.hexdigest()
-
-
-def rasa_token(data_dir: Path) -> str:
-    """The Rasa HTTP API token of this data directory, created on first use."""
-    path = data_dir / "rasa_token"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-# endpoints.yml's variables for one Rasa server on its own; the scaled stack
-# (bot/scaled.py) or the operator's environment sets PostgreSQL and Redis.
-RASA_STORE_DEFAULTS = {
-    "GUICHET_RASA_TRACKER_STORE": "bot.rasa_plugins.tracker_store.TrackerStore",
-    "GUICHET_RASA_TRACKER_URL": "",
-    "GUICHET_RASA_LOCK_STORE": "in_memory",
-    "GUICHET_RASA_REDIS_HOST": "127.0.0.1",
-    "GUICHET_RASA_REDIS_PORT": "6379",
-    "GUICHET_RASA_REDIS_DB": "1",
-}
-
-
-def rasa_env(data_dir: Path, actions_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    for name, value in RASA_STORE_DEFAULTS.items():
-        env.setdefault(name, value)
-    env.update(
-        {
-            "GUICHET_DATA_DIR": str(data_dir),
-            "GUICHET_ACTIONS_URL": actions_url,
-            # No network here, and no data should leave a town hall's server.
-            "RASA_TELEMETRY_ENABLED": "false",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "PYTHONWARNINGS": "ignore",
-        }
-    )
-    return env
-
-
-# prctl(2) option: the signal the kernel sends this process when its parent dies.
-PR_SET_PDEATHSIG = 1
-# How long a stopped child's process group has between SIGTERM and SIGKILL.
-STOP_GRACE_S = 15.0
-
-
-def die_with_parent() -> Callable[[], None] | None:
-    """A `preexec_fn` that has the kernel SIGKILL the child when this process dies.
-
-    Covers what no signal handler can: the launcher SIGKILLed or crashing. It works
-    with `start_new_session=True` (the new session is made first). Linux only (None
-    elsewhere). The kernel ties it to the *thread* that forks: spawn from a thread
-    that outlives the children (the main thread of `run`)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent = os.getpid()
-
-    def preexec() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        # The parent may have died between fork() and prctl(): nobody would signal us.
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
-
-
-def spawn(
-    argv: list[str], *, cwd: Path, env: dict[str, str], log: Path, bound_to_parent: bool = False
-) -> subprocess.Popen[bytes]:
-    """A child in its own session (one process group to stop as a whole), its output
-    appended to `log`; with `bound_to_parent` it dies with this process."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent() if bound_to_parent else None,
-        )
-
-
-def stop_group(proc: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:
-    """SIGTERM to the child's process group, SIGKILL if it is still there after `grace_s`."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace_s)
-    except ProcessLookupError:
-        proc.wait()
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-
-
-class StopRequested(Exception):
-    """SIGTERM or SIGHUP arrived: stop the children and exit, as on Ctrl-C."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
-class StopSignals:
-    """The state of `stop_signals()`: the first SIGTERM/SIGHUP raises `StopRequested`,
-    unless `quiet` (the children are being stopped: nothing may interrupt that)."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self.quiet = False
-
-    def handle(self, signum: int, _frame: object) -> None:
-        if self.received is None and not self.quiet:
-            self.received = signum
-            raise StopRequested(signum)
-
-
-@contextmanager
-def stop_signals() -> Iterator[StopSignals]:
-    """Within the block the first SIGTERM/SIGHUP raises `StopRequested`; later ones are
-    ignored so they cannot interrupt the children's shutdown. Handlers restored after."""
-    state = StopSignals()
-    previous = {sig: signal.signal(sig, state.handle) for sig in STOP_SIGNALS}
-    try:
-        yield state
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def ensure_model(data_dir: Path, root: Path = ROOT, force: bool = False) -> Path:
-    """Path of a model trained on the current files; trains only if they changed."""
-    models = data_dir / "models"
-    model = models / f"{MODEL_NAME}.tar.gz"
-    stamp = models / f"{MODEL_NAME}.sha256"
-    fingerprint = training_fingerprint(root)
-    if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == fingerprint:
-        return model
-    models.mkdir(parents=True, exist_ok=True)
-    print(f"guichet: training the Rasa model into {model} …", flush=True)
-    started = time.monotonic()
-    subprocess.run(
-        [
-            str(RASA_BIN),
-            "train",
-            "--config",
-            "config.yml",
-            "--domain",
-            "domain.yml",
-            "--data",
-            "training_data",
-            "--out",
-            str(models),
-            "--fixed-model-name",
-            MODEL_NAME,
-        ],
-        cwd=root,
-        env=rasa_env(data_dir, "http://127.0.0.1:1/webhook"),
-        check=True,
-    )
-    stamp.write_text(fingerprint + "\n")
-    print(f"guichet: model trained in {time.monotonic() - started:.0f} s", flush=True)
-    return model
-
+from tools import ROOT
+from tools.processes import StopRequested, answers, spawn, stop_group, stop_signals
+from tools.rasa import ensure_model, rasa_command, rasa_env, rasa_token
 
 DEMO_BASE = ROOT / "knowledge_base" / "demo"
 
@@ -255,39 +61,6 @@ def seed_knowledge_base(
     if created:
         print(f"guichet: imported {created} demo articles in {time.monotonic() - started:.0f} s")
     return created
-
-
-def rasa_command(model: Path, port: int, token: str, log_file: Path) -> list[str]:
-    """`rasa run` on 127.0.0.1 with the project's endpoints and credentials (cwd: ROOT)."""
-    return [
-        str(RASA_BIN),
-        "run",
-        "--model",
-        str(model),
-        "--endpoints",
-        "endpoints.yml",
-        "--credentials",
-        "credentials.yml",
-        "--interface",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        # The API (tracker events for handoffs) is token-protected, on loopback.
-        "--enable-api",
-        # One argument: a token_urlsafe token may start with "-", which argparse would
-        # take for an option ("--auth-token: expected one argument").
-        f"--auth-token={token}",
-        "--log-file",
-        str(log_file),
-    ]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 @dataclass
@@ -376,7 +149,7 @@ class Stack:
                 raise RuntimeError(
                     f"{name} exited with code {proc.returncode} during start-up; see {log}"
                 )
-            if _answers(url):
+            if answers(url):
                 self.startup_s[name] = time.monotonic() - started
                 return
             time.sleep(0.25)
@@ -441,7 +214,7 @@ def serve(stack: Stack, poll_s: float = 0.5) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.launcher")
+    parser = argparse.ArgumentParser(prog="python -m tools.launcher")
     parser.add_argument("command", choices=["train", "run"])
     parser.add_argument("--force", action="store_true", help="train even if nothing changed")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Word error rate and real-time factor of a speech recogniser on recorded prompts.
 
-    python -m voice.eval_stt DIR [--engine vosk|whisper] [--model PATH] [--limit N] [--json]
+    python -m tools.eval_stt DIR [--engine vosk|whisper] [--model PATH] [--limit N] [--json]
 
 Without --model: Vosk uses $GUICHET_VOSK_MODEL or <data>/models/vosk-fr; Whisper uses
 <data>/models/whisper-base, assembled from the packaged base model when missing.
@@ -283,7 +283,7 @@ def summarise(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m voice.eval_stt", description="WER and real-time factor of a recogniser"
+        prog="python -m tools.eval_stt", description="WER and real-time factor of a recogniser"
     )
     parser.add_argument("directory", type=Path, help="folder of WAV files and transcripts")
     parser.add_argument("--engine", choices=ENGINES, default="vosk")
