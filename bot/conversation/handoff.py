@@ -25,6 +25,19 @@ from typing import Any
 
 from bot.conversation.coordination import Presence
 from bot.conversation.events import AGENTS_TOPIC, EventBus, conversation_topic
+from bot.conversation.handoff_events import (
+    AgentJoined,
+    AgentLeft,
+    AgentMessage,
+    AgentTyping,
+    CitizenMessage,
+    CitizenTyping,
+    HandedBack,
+    HandoffClosed,
+    QueueChanged,
+    QueuePosition,
+    TicketChanged,
+)
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
 from bot.observability import metrics
 from bot.settings import HandoffSettings
@@ -170,14 +183,9 @@ class HandoffService:
         """Relay what the citizen wrote to the agents' consoles."""
         self._bus.publish(
             AGENTS_TOPIC,
-            {
-                "type": "message",
-                "handoff_id": handoff.id,
-                "conversation_id": handoff.conversation_id,
-                "role": "user",
-                "text": text,
-                "at": datetime.now(UTC).isoformat(),
-            },
+            CitizenMessage(
+                handoff.id, handoff.conversation_id, text, datetime.now(UTC).isoformat()
+            ),
         )
 
     def log_citizen_message(self, handoff: Handoff, text: str, channel: str) -> None:
@@ -186,10 +194,7 @@ class HandoffService:
         self._in_order(handoff.conversation_id, self._rasa_message(handoff, text, channel))
 
     def citizen_typing(self, handoff: Handoff, on: bool) -> None:
-        self._bus.publish(
-            AGENTS_TOPIC,
-            {"type": "typing", "handoff_id": handoff.id, "role": "user", "on": on},
-        )
+        self._bus.publish(AGENTS_TOPIC, CitizenTyping(handoff.id, on))
 
     async def _position(self, handoff_id: int) -> tuple[int, int]:
         waiting = [h for h in await self._store.open_handoffs() if h.status == "waiting"]
@@ -233,7 +238,10 @@ class HandoffService:
                 if await self._store.requeue(handoff.id, agent):
                     await self._notify_citizen(
                         handoff,
-                        "L'agent a été déconnecté. Vous êtes de nouveau en file d'attente.",
+                        AgentLeft(
+                            handoff.conversation_id,
+                            "L'agent a été déconnecté. Vous êtes de nouveau en file d'attente.",
+                        ),
                     )
         await self._broadcast_queue()
 
@@ -269,7 +277,10 @@ class HandoffService:
         handoff = await self._store.get(handoff_id)
         assert handoff is not None
         await self._notify_citizen(
-            handoff, "Un agent de la mairie a rejoint la conversation.", status="active"
+            handoff,
+            AgentJoined(
+                handoff.conversation_id, "Un agent de la mairie a rejoint la conversation."
+            ),
         )
         await self._broadcast_queue()
         return handoff
@@ -283,22 +294,12 @@ class HandoffService:
             handoff.channel,
             [StoredMessage("agent", text, {"agent": agent})],
         )
-        self._bus.publish(
-            conversation_topic(handoff.conversation_id),
-            {"type": "agent", "messages": [{"role": "agent", "text": text}]},
+        said = AgentMessage(
+            handoff.id, handoff.conversation_id, agent, text, datetime.now(UTC).isoformat()
         )
-        self._bus.publish(
-            AGENTS_TOPIC,
-            {
-                "type": "message",
-                "handoff_id": handoff.id,
-                "conversation_id": handoff.conversation_id,
-                "role": "agent",
-                "text": text,
-                "agent": agent,
-                "at": datetime.now(UTC).isoformat(),
-            },
-        )
+        # The citizen reads it; every console shows it.
+        self._bus.publish(conversation_topic(handoff.conversation_id), said)
+        self._bus.publish(AGENTS_TOPIC, said)
         # In the background, like the citizen's messages (see log_citizen_message).
         self._in_order(
             handoff.conversation_id,
@@ -309,7 +310,7 @@ class HandoffService:
     def agent_typing(self, handoff: Handoff, on: bool) -> None:
         self._bus.publish(
             conversation_topic(handoff.conversation_id),
-            {"type": "typing", "on": on, "who": "agent"},
+            AgentTyping(handoff.conversation_id, on),
         )
 
     async def hand_back(self, handoff_id: int, agent: str) -> bool:
@@ -322,9 +323,11 @@ class HandoffService:
         await self._rasa_events(handoff.conversation_id, RESUME_EVENTS)
         await self._notify_citizen(
             handoff,
-            "L'agent vous a redirigé vers l'assistant automatisé. Vous pouvez continuer à "
-            "poser vos questions.",
-            status="bot",
+            HandedBack(
+                handoff.conversation_id,
+                "L'agent vous a redirigé vers l'assistant automatisé. Vous pouvez continuer à "
+                "poser vos questions.",
+            ),
         )
         await self._broadcast_queue()
         return True
@@ -338,8 +341,10 @@ class HandoffService:
         await self._rasa_events(handoff.conversation_id, RESUME_EVENTS)
         await self._notify_citizen(
             handoff,
-            "La conversation avec l'agent est terminée. Merci et bonne journée !",
-            status="closed",
+            HandoffClosed(
+                handoff.conversation_id,
+                "La conversation avec l'agent est terminée. Merci et bonne journée !",
+            ),
         )
         await self._broadcast_queue()
         return True
@@ -376,7 +381,7 @@ class HandoffService:
                 continue
         else:
             raise RuntimeError("could not allocate a unique ticket reference")
-        self._bus.publish(AGENTS_TOPIC, {"type": "ticket", "ticket": ticket.to_json()})
+        self._bus.publish(AGENTS_TOPIC, TicketChanged(ticket.to_json()))
         return ticket
 
     async def tickets(self, include_closed: bool = False) -> list[Ticket]:
@@ -387,37 +392,30 @@ class HandoffService:
             raise ValueError(f"unknown ticket status {status!r}")
         ticket = await self._tickets.update_status(ticket_id, status, agent)
         if ticket is not None:
-            self._bus.publish(AGENTS_TOPIC, {"type": "ticket", "ticket": ticket.to_json()})
+            self._bus.publish(AGENTS_TOPIC, TicketChanged(ticket.to_json()))
         return ticket
 
     # --- internals ---
-    async def _notify_citizen(self, handoff: Handoff, text: str, status: str | None = None) -> None:
+    async def _notify_citizen(
+        self, handoff: Handoff, notice: AgentJoined | AgentLeft | HandedBack | HandoffClosed
+    ) -> None:
+        """The notice is kept in the transcript, then pushed for the channel to render."""
         await self._transcripts.append(
-            handoff.conversation_id, handoff.channel, [StoredMessage("system", text, {})]
+            handoff.conversation_id, handoff.channel, [StoredMessage("system", notice.text, {})]
         )
-        frame: dict[str, Any] = {
-            "type": "handoff",
-            "status": status or handoff.status,
-            "text": text,
-        }
-        self._bus.publish(conversation_topic(handoff.conversation_id), frame)
+        self._bus.publish(conversation_topic(handoff.conversation_id), notice)
 
     async def _broadcast_queue(self) -> None:
         snapshot = await self._store.open_handoffs()
-        self._bus.publish(
-            AGENTS_TOPIC, {"type": "queue", "handoffs": [h.to_json() for h in snapshot]}
-        )
+        self._bus.publish(AGENTS_TOPIC, QueueChanged(tuple(h.to_json() for h in snapshot)))
         waiting = [h for h in snapshot if h.status == "waiting"]
         recent = await self._store.recent_wait_seconds()
         for position, handoff in enumerate(waiting, 1):
             self._bus.publish(
                 conversation_topic(handoff.conversation_id),
-                {
-                    "type": "handoff",
-                    "status": "waiting",
-                    "position": position,
-                    "estimated_wait_s": self._estimate_wait(position, recent),
-                },
+                QueuePosition(
+                    handoff.conversation_id, position, self._estimate_wait(position, recent)
+                ),
             )
 
     def _in_order(
