@@ -40,12 +40,7 @@ from bot.conversation.handoff_events import (
     HandoffEvent,
     QueuePosition,
 )
-from bot.conversation.service import (
-    PAYLOAD,
-    ConversationService,
-    InvalidMessage,
-    UserTurn,
-)
+from bot.conversation.service import ConversationService, InvalidMessage, UserTurn
 from bot.security.limits import RATE_LIMITED_FR, PublicLimits
 from bot.settings import SecuritySettings
 
@@ -104,13 +99,7 @@ def _parse_turn(session_id: str, data: Any, client: str | None = None) -> UserTu
     text, payload = data.get("text", ""), data.get("payload")
     if not isinstance(text, str) or (payload is not None and not isinstance(payload, str)):
         raise InvalidMessage("bad_frame", BAD_REQUEST_FR, "'text' and 'payload' must be strings")
-    if payload is not None and not PAYLOAD.fullmatch(payload):
-        # Only the bot's own buttons send payloads: exactly as they were offered.
-        raise InvalidMessage(
-            "bad_payload",
-            "Ce bouton n'est plus valide. Pouvez-vous écrire votre demande ?",
-            f"button payload {payload[:80]!r} is not an intent payload",
-        )
+    # The payload itself is checked by ConversationService.normalise, for every channel.
     return UserTurn(session_id, text, CHANNEL, payload, client)
 
 
