@@ -73,7 +73,7 @@ from sipcaller import (  # benchmarks/sipcaller.py, beside this script
 from bot.launcher import ROOT, Stack, ensure_model, seed_knowledge_base
 from bot.settings import Settings, load_settings
 from voice.audio import read_wav, resample
-from voice.rtp import ulaw_decode, ulaw_encode
+from voice.g711 import ulaw_decode, ulaw_encode
 from voice.session import FRAME_BYTES, SAMPLE_RATE
 
 # Fixed loopback ports (chat_latency.py uses 18080/15056/15005).
