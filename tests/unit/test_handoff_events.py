@@ -18,7 +18,7 @@ import pytest
 
 from bot.channels.agent_console import console_frame
 from bot.channels.webchat import WebChatChannel, webchat_frame
-from bot.conversation.events import AGENTS_TOPIC, EventBus, conversation_topic
+from bot.conversation.events import AGENTS_TOPIC, EventBus, RedisEventBus, conversation_topic
 from bot.conversation.handoff import HandoffService
 from bot.conversation.handoff_events import (
     CITIZEN_EVENTS,
@@ -155,7 +155,12 @@ def test_the_frames_follow_the_events_fields() -> None:
         "on": False,
         "who": "agent",
     }
-    assert console_frame(CitizenTyping(9, True))["handoff_id"] == 9  # type: ignore[index]
+    assert console_frame(CitizenTyping(9, True)) == {
+        "type": "typing",
+        "handoff_id": 9,
+        "role": "user",
+        "on": True,
+    }
 
 
 @pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: type(e).__name__)
@@ -163,6 +168,19 @@ def test_events_cross_redis_as_json_unchanged(event: HandoffEvent) -> None:
     wire = json.loads(json.dumps(to_wire(event)))
     assert wire["event"] == type(event).__name__
     assert from_wire(wire) == event
+
+
+async def test_the_redis_bus_sends_the_event_on_the_wire_and_not_a_frame() -> None:
+    bus = RedisEventBus("redis://127.0.0.1:1")  # never connected: publish only queues
+    try:
+        event = AgentMessage(7, CONV, "agent@mairie.fr", "Bonjour.", AT)
+        bus.publish(conversation_topic(CONV), event)
+        channel, data = bus._outbox.get_nowait()
+        assert channel.endswith(conversation_topic(CONV))
+        assert json.loads(data)["event"] == "AgentMessage"
+        assert from_wire(json.loads(data)) == event
+    finally:
+        await bus.close()
 
 
 @pytest.mark.parametrize(
