@@ -75,7 +75,7 @@ from tools import ROOT
 from tools.launcher import Stack, seed_knowledge_base
 from tools.rasa import ensure_model
 from voice.audio import read_wav, resample
-from voice.rtp import ulaw_decode, ulaw_encode
+from voice.g711 import ulaw_decode, ulaw_encode
 from voice.session import FRAME_BYTES, SAMPLE_RATE
 
 # Fixed loopback ports (chat_latency.py uses 18080/15056/15005).

@@ -10,7 +10,8 @@ What a call sends comes from a `Mic`: `FixedMic` plays a prepared buffer (the sa
 WAV given to a phone), `TurnTakingMic` behaves like a patient person: it waits for the
 greeting to end, speaks, waits for the answer to end, speaks again...
 
-Built on the project's own codecs and parsers (voice.rtp, voice.sip.message, voice.sip.sdp).
+Built on the project's own codecs and parsers (voice.g711, voice.rtp, voice.sip.message,
+voice.sip.sdp).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from voice.rtp import PCMU, ULAW_DECODE, ulaw_encode
+from voice.g711 import PCMU, ULAW_DECODE, ulaw_encode
 from voice.session import FRAME_BYTES
 from voice.sip.message import (
     Headers,

@@ -4,6 +4,13 @@ Writes go to the database first, then to the index, in the same call, so an
 edit is searchable as soon as `save` returns. A background loop also follows
 the database's revision, so changes made by another process (the import CLI,
 another app instance) reach this process's index within a second or two.
+
+Why one module of this size: `KnowledgeBase` is the one writer of this process's
+index. Edits, imports (a folder, or a `Source`: knowledge_base/sources/), life-event
+renames and the lexicon all go through its write lock, move the revision the follow
+loop tracks, clear the recent rankings and refresh the life events it keeps up to
+date; reading uses the same index and cache. What needs none of that state lives
+apart: answering.py (the decisions), store.py, index.py, life_events.py, sources/.
 """
 
 from __future__ import annotations

@@ -6,6 +6,15 @@ end of the utterance the text becomes a turn of the same conversation service
 the web chat uses (channel "phone"); replies are adapted for the ear, spoken,
 and their buttons become a keypad menu. Keypad digits work at any time: 0 for
 a person, * to repeat, 1-9 for the menu.
+
+A person is reached by transferring the call (the channel declares `transfer`:
+`SPOKEN` in bot/conversation/capabilities.py) or, when nobody can answer, by a
+callback request. A call never waits in the agents' queue, so it renders none of
+the handoff events (bot/conversation/handoff_events.py): the web chat does.
+
+Why one module of this size: `PhoneCall` is one call's state machine; hearing,
+turns, the keypad, reaching a person, silences and speaking all read and change
+the same `CallState` and the one playback in progress (barge-in stops it).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """RTP (RFC 3550) for one G.711 audio stream: packets, codecs, RFC 4733 events, pacing.
 
 - `RtpPacket`: header encode/decode (CSRC, extension and padding tolerated on input).
-- G.711 µ-law/A-law with numpy lookup tables (`audioop` is gone in Python 3.13).
+- G.711 µ-law/A-law: voice/g711.py (`CODECS` by payload type).
 - `TelephoneEvent` and `DtmfTracker`: one digit per event, duplicate end packets ignored.
 - `PacingClock` and `RtpSender`: frame n leaves at t0 + n·20 ms, timestamp ts0 + n·160.
 - `ReorderBuffer`: releases packets in sequence order, tolerating a little reordering.
@@ -11,8 +11,12 @@ Media is accepted from one source only (no "RTP bleed"): with `source_policy="sd
 the address and port the SDP names; with `"latch"` (peers behind NAT, whose SDP names
 a private address) that address (it always wins), or else the first source that sends
 `latch_packets` consecutive packets of one SSRC within the first `latch_window` packets
-after the SDP (re-INVITEs with a new address open a new window). Packets from any other source are
-dropped and counted; they never change where the bot's speech goes.
+after the SDP (re-INVITEs with a new address open a new window). Packets from any other
+source are dropped and counted; they never change where the bot's speech goes.
+
+One module (the codecs apart): every piece here exists for `RtpSession`, and a call whose
+audio misbehaves is read through all of them at once (packet, pacing, reordering, which
+source is latched); nothing outside voice/sip uses them apart from tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -26,14 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import numpy as np
-
+from voice.g711 import CODECS
 from voice.session import FRAME_BYTES, FRAME_MS, FRAME_SAMPLES
 
 log = logging.getLogger(__name__)
 
 RTP_VERSION = 2
-PCMU, PCMA = 0, 8
 DIGITS = "0123456789*#ABCD"
 SOURCE_POLICIES = ("sdp", "latch")
 MAX_CONCEALED_PACKETS = 3  # silence put in for lost packets: at most 3 × 20 ms
@@ -92,93 +94,6 @@ class RtpPacket:
         if offset > end:
             raise RtpError("truncated packet")
         return cls(second & 0x7F, seq, ts, ssrc, bytes(data[offset:end]), bool(second & 0x80), csrc)
-
-
-# --- G.711 (ITU-T G.711, the classic segment/quantisation formulation) ---------------------
-
-
-def _ulaw_decode_table() -> np.ndarray:
-    u = ~np.arange(256, dtype=np.int32) & 0xFF
-    t = (((u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4)
-    return np.where(u & 0x80, 0x84 - t, t - 0x84).astype(np.int16)
-
-
-def _alaw_decode_table() -> np.ndarray:
-    a = np.arange(256, dtype=np.int32) ^ 0x55
-    seg = (a & 0x70) >> 4
-    t = (a & 0x0F) << 4
-    t = np.where(seg == 0, t + 8, t + 0x108)
-    t = np.where(seg > 1, t << np.maximum(seg - 1, 0), t)
-    return np.where(a & 0x80, t, -t).astype(np.int16)
-
-
-def _segment(value: np.ndarray, ends: list[int]) -> np.ndarray:
-    return np.searchsorted(np.array(ends), value, side="left")
-
-
-def _ulaw_encode_table() -> np.ndarray:
-    pcm = np.arange(-32768, 32768, dtype=np.int32) >> 2
-    mask = np.where(pcm < 0, 0x7F, 0xFF)
-    mag = np.minimum(np.abs(pcm), 8159) + 0x21
-    seg = _segment(mag, [0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF])
-    code = (seg << 4) | ((mag >> (seg + 1)) & 0x0F)
-    code = np.where(seg >= 8, 0x7F, code)
-    return np.roll((code ^ mask).astype(np.uint8), -32768)  # index by uint16 view
-
-
-def _alaw_encode_table() -> np.ndarray:
-    pcm = np.arange(-32768, 32768, dtype=np.int32) >> 3
-    mask = np.where(pcm >= 0, 0xD5, 0x55)
-    mag = np.where(pcm >= 0, pcm, -pcm - 1)
-    seg = _segment(mag, [0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF])
-    mant = np.where(seg < 2, (mag >> 1) & 0x0F, (mag >> np.maximum(seg, 1)) & 0x0F)
-    code = np.where(seg >= 8, 0x7F, (seg << 4) | mant)
-    return np.roll((code ^ mask).astype(np.uint8), -32768)
-
-
-ULAW_DECODE = _ulaw_decode_table()
-ALAW_DECODE = _alaw_decode_table()
-ULAW_ENCODE = _ulaw_encode_table()
-ALAW_ENCODE = _alaw_encode_table()
-
-
-def _encode(pcm: bytes, table: np.ndarray) -> bytes:
-    samples = np.frombuffer(pcm[: len(pcm) & ~1], dtype="<i2").view("<u2")
-    return bytes(table[samples].tobytes())
-
-
-def _decode(data: bytes, table: np.ndarray) -> bytes:
-    return bytes(table[np.frombuffer(data, dtype=np.uint8)].astype("<i2").tobytes())
-
-
-def ulaw_encode(pcm: bytes) -> bytes:
-    return _encode(pcm, ULAW_ENCODE)
-
-
-def ulaw_decode(data: bytes) -> bytes:
-    return _decode(data, ULAW_DECODE)
-
-
-def alaw_encode(pcm: bytes) -> bytes:
-    return _encode(pcm, ALAW_ENCODE)
-
-
-def alaw_decode(data: bytes) -> bytes:
-    return _decode(data, ALAW_DECODE)
-
-
-@dataclass(frozen=True)
-class Codec:
-    name: str
-    payload_type: int
-    encode: Callable[[bytes], bytes]
-    decode: Callable[[bytes], bytes]
-
-
-CODECS = {
-    PCMU: Codec("PCMU", PCMU, ulaw_encode, ulaw_decode),
-    PCMA: Codec("PCMA", PCMA, alaw_encode, alaw_decode),
-}
 
 
 # --- RFC 4733 telephone-event -----------------------------------------------------------

@@ -40,6 +40,15 @@ from bot.admin.auth import SESSION_COOKIE, StaffAuth, current_session, require_r
 from bot.admin.users import Role, StaffSession
 from bot.conversation.events import AGENTS_TOPIC, EventBus
 from bot.conversation.handoff import HandoffService
+from bot.conversation.handoff_events import (
+    AgentMessage,
+    CitizenMessage,
+    CitizenTyping,
+    HandoffEvent,
+    QueueChanged,
+    ReportChanged,
+    TicketChanged,
+)
 from bot.conversation.rasa_client import RasaClient
 from bot.conversation.service import ConversationService
 from bot.domain.reports import CATEGORIES, ReportService
@@ -232,10 +241,12 @@ class AgentConsole:
         return ws
 
     async def _forward(
-        self, ws: web.WebSocketResponse, pushes: asyncio.Queue[dict[str, Any]]
+        self, ws: web.WebSocketResponse, pushes: asyncio.Queue[HandoffEvent]
     ) -> None:
         while not ws.closed:
-            frame = await pushes.get()
+            frame = console_frame(await pushes.get())
+            if frame is None:
+                continue
             try:
                 await ws.send_json(frame)
             except ConnectionError:
@@ -350,7 +361,7 @@ class AgentConsole:
         if updated is None:
             await ws.send_json({"type": "error", "message": "Signalement inconnu."})
             return
-        self._services.bus.publish(AGENTS_TOPIC, {"type": "report", "report": report_json(updated)})
+        self._services.bus.publish(AGENTS_TOPIC, ReportChanged(report_json(updated)))
 
     async def _kb_search(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
         query = frame.get("query")
@@ -364,6 +375,40 @@ class AgentConsole:
             if article is not None:
                 results.append({"slug": r.slug, "title": article.title, "url": article.url})
         await ws.send_json({"type": "kb_results", "results": results})
+
+
+def console_frame(event: HandoffEvent) -> dict[str, Any] | None:
+    """The console's frame for an event pushed to the desk; None for the events
+    only the citizen's channel shows."""
+    match event:
+        case QueueChanged(handoffs=handoffs):
+            return {"type": "queue", "handoffs": list(handoffs)}
+        case CitizenMessage():
+            return {
+                "type": "message",
+                "handoff_id": event.handoff_id,
+                "conversation_id": event.conversation_id,
+                "role": "user",
+                "text": event.text,
+                "at": event.at,
+            }
+        case AgentMessage():
+            return {
+                "type": "message",
+                "handoff_id": event.handoff_id,
+                "conversation_id": event.conversation_id,
+                "role": "agent",
+                "text": event.text,
+                "agent": event.agent,
+                "at": event.at,
+            }
+        case CitizenTyping(handoff_id=handoff_id, on=on):
+            return {"type": "typing", "handoff_id": handoff_id, "role": "user", "on": on}
+        case TicketChanged(ticket=ticket):
+            return {"type": "ticket", "ticket": ticket}
+        case ReportChanged(report=report):
+            return {"type": "report", "report": report}
+    return None
 
 
 def report_json(report: StoredReport) -> dict[str, Any]:

@@ -5,6 +5,12 @@ Frames (JSON text):
   server -> client  {"type": "history"|"bot", "messages": [...]},
                     {"type": "typing", "on": bool},
                     {"type": "error", "code": "...", "message": "<French>"}
+  pushed while a person holds the conversation (`webchat_frame` renders the
+  handoff events of bot/conversation/handoff_events.py):
+                    {"type": "agent", "messages": [{"role": "agent", "text"}]},
+                    {"type": "typing", "on": bool, "who": "agent"},
+                    {"type": "handoff", "status": "waiting", "position", "estimated_wait_s"},
+                    {"type": "handoff", "status": "active"|"bot"|"closed", "text"}
 Close codes: 1003 binary frame, 1007 text frame that is not JSON, 1009 too large.
 
 Every JSON body and frame is checked against the schemas of bot/web/openapi.yaml
@@ -24,12 +30,17 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.conversation.events import EventBus, conversation_topic
-from bot.conversation.service import (
-    PAYLOAD,
-    ConversationService,
-    InvalidMessage,
-    UserTurn,
+from bot.conversation.handoff_events import (
+    AgentJoined,
+    AgentLeft,
+    AgentMessage,
+    AgentTyping,
+    HandedBack,
+    HandoffClosed,
+    HandoffEvent,
+    QueuePosition,
 )
+from bot.conversation.service import ConversationService, InvalidMessage, UserTurn
 from bot.security.limits import RATE_LIMITED_FR, PublicLimits
 from bot.settings import SecuritySettings
 
@@ -88,14 +99,34 @@ def _parse_turn(session_id: str, data: Any, client: str | None = None) -> UserTu
     text, payload = data.get("text", ""), data.get("payload")
     if not isinstance(text, str) or (payload is not None and not isinstance(payload, str)):
         raise InvalidMessage("bad_frame", BAD_REQUEST_FR, "'text' and 'payload' must be strings")
-    if payload is not None and not PAYLOAD.fullmatch(payload):
-        # Only the bot's own buttons send payloads: exactly as they were offered.
-        raise InvalidMessage(
-            "bad_payload",
-            "Ce bouton n'est plus valide. Pouvez-vous écrire votre demande ?",
-            f"button payload {payload[:80]!r} is not an intent payload",
-        )
+    # The payload itself is checked by ConversationService.normalise, for every channel.
     return UserTurn(session_id, text, CHANNEL, payload, client)
+
+
+def webchat_frame(event: HandoffEvent) -> dict[str, Any] | None:
+    """The widget's frame for a handoff event pushed to the citizen; None for the
+    events the widget does not show (the agents' desk events)."""
+    match event:
+        case QueuePosition(position=position, estimated_wait_s=wait):
+            return {
+                "type": "handoff",
+                "status": "waiting",
+                "position": position,
+                "estimated_wait_s": wait,
+            }
+        case AgentJoined(text=text) | AgentLeft(text=text):
+            # Back in the queue after the agent left: still with a person (the
+            # widget keeps relaying); the position follows.
+            return {"type": "handoff", "status": "active", "text": text}
+        case HandedBack(text=text):
+            return {"type": "handoff", "status": "bot", "text": text}
+        case HandoffClosed(text=text):
+            return {"type": "handoff", "status": "closed", "text": text}
+        case AgentMessage(text=text):
+            return {"type": "agent", "messages": [{"role": "agent", "text": text}]}
+        case AgentTyping(on=on):
+            return {"type": "typing", "on": on, "who": "agent"}
+    return None
 
 
 def _too_many(retry_after_s: int, scope: str) -> web.Response:
@@ -167,11 +198,13 @@ class WebChatChannel:
         return ws
 
     async def _forward(
-        self, ws: web.WebSocketResponse, pushes: asyncio.Queue[dict[str, Any]]
+        self, ws: web.WebSocketResponse, pushes: asyncio.Queue[HandoffEvent]
     ) -> None:
         """Agent messages, queue position, typing: pushed while the citizen waits."""
         while not ws.closed:
-            frame = await pushes.get()
+            frame = webchat_frame(await pushes.get())
+            if frame is None:
+                continue
             try:
                 await ws.send_json(frame)
             except ConnectionError:

@@ -1,10 +1,11 @@
 """Publish/subscribe: pushes to citizens' and agents' open connections.
 
-Topics are strings: "conversation:<id>" for a citizen's widget, "agents" for
-every agent console. `EventBus` is in-process (one app instance);
-`RedisEventBus` has the same three methods and carries every frame through
-Redis pub/sub, so a push published by one app instance reaches WebSockets held
-by any other (settings `redis.url`, docs/operations.md).
+Topics are strings: "conversation:<id>" for a citizen's connection, "agents" for
+every agent console. What travels is a typed event (bot/conversation/handoff_events.py),
+never a channel's wire frame: each subscriber renders it. `EventBus` is in-process
+(one app instance); `RedisEventBus` has the same three methods and carries every
+event through Redis pub/sub, so a push published by one app instance reaches
+WebSockets held by any other (settings `redis.url`, docs/operations.md).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bot.conversation.handoff_events import HandoffEvent, UnknownEvent, from_wire, to_wire
+
 log = logging.getLogger(__name__)
 
 # A slow client must not make the publisher wait or grow memory without bound.
@@ -35,17 +38,17 @@ RECONNECT_DELAY_S = (0.1, 0.5, 1.0, 2.0)
 
 class EventBus:
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._subscribers: dict[str, set[asyncio.Queue[HandoffEvent]]] = defaultdict(set)
 
-    def publish(self, topic: str, frame: dict[str, Any]) -> int:
+    def publish(self, topic: str, event: HandoffEvent) -> int:
         """Deliver to every subscriber of the topic; returns how many received it."""
-        return self._deliver(topic, frame)
+        return self._deliver(topic, event)
 
-    def _deliver(self, topic: str, frame: dict[str, Any]) -> int:
+    def _deliver(self, topic: str, event: HandoffEvent) -> int:
         delivered = 0
         for queue in list(self._subscribers.get(topic, ())):
             try:
-                queue.put_nowait(frame)
+                queue.put_nowait(event)
                 delivered += 1
             except asyncio.QueueFull:
                 # The connection is stuck; its reader will be closed by the channel.
@@ -57,8 +60,8 @@ class EventBus:
         return len(self._subscribers.get(topic, ()))
 
     @asynccontextmanager
-    async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+    async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[HandoffEvent]]:
+        queue: asyncio.Queue[HandoffEvent] = asyncio.Queue(QUEUE_LIMIT)
         self._subscribers[topic].add(queue)
         try:
             yield queue
@@ -127,11 +130,11 @@ class RedisEventBus(EventBus):
             return False
 
     # --- publishing ---
-    def publish(self, topic: str, frame: dict[str, Any]) -> int:
-        """Queue the frame for every instance; returns this process's subscriber count
+    def publish(self, topic: str, event: HandoffEvent) -> int:
+        """Queue the event for every instance; returns this process's subscriber count
         (the others are not known synchronously)."""
         try:
-            self._outbox.put_nowait((self._prefix + topic, json.dumps(frame)))
+            self._outbox.put_nowait((self._prefix + topic, json.dumps(to_wire(event))))
         except asyncio.QueueFull:
             log.error("event bus outbox full (Redis unreachable?): frame on %s dropped", topic)
             return 0
@@ -155,8 +158,8 @@ class RedisEventBus(EventBus):
 
     # --- subscribing ---
     @asynccontextmanager
-    async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+    async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[HandoffEvent]]:
+        queue: asyncio.Queue[HandoffEvent] = asyncio.Queue(QUEUE_LIMIT)
         channel = self._prefix + topic
         first = not self._subscribers.get(topic)
         self._subscribers[topic].add(queue)
@@ -241,11 +244,11 @@ class RedisEventBus(EventBus):
                 elif kind == "message":
                     topic = channel[len(self._prefix) :]
                     try:
-                        frame = json.loads(message["data"])
-                    except (ValueError, TypeError):
+                        pushed = from_wire(json.loads(message["data"]))
+                    except (ValueError, TypeError, UnknownEvent):
                         log.warning("undecodable frame on %s", channel)
                         continue
-                    self._deliver(topic, frame)
+                    self._deliver(topic, pushed)
         finally:
             self._pubsub = None
             self._connected.clear()

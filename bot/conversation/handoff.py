@@ -8,7 +8,10 @@ While a human holds a conversation Rasa stays silent: the action that queued
 the citizen returned Rasa's own `pause` event, the citizen's messages are still
 logged by Rasa, the agent's are appended as `bot` events, and handing back
 appends `resume`, so the tracker tells the whole story and the bot resumes
-with its context.
+with its context (in order: bot/conversation/handoff_tracker.py).
+
+What the service tells open connections (queue, agent joined, messages...) are typed
+events (bot/conversation/handoff_events.py); each channel renders them.
 """
 
 from __future__ import annotations
@@ -18,14 +21,27 @@ import logging
 import secrets
 import statistics
 from collections import OrderedDict
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.conversation.coordination import Presence
 from bot.conversation.events import AGENTS_TOPIC, EventBus, conversation_topic
-from bot.conversation.rasa_client import RasaClient, RasaUnavailable
+from bot.conversation.handoff_events import (
+    AgentJoined,
+    AgentLeft,
+    AgentMessage,
+    AgentTyping,
+    CitizenMessage,
+    CitizenTyping,
+    HandedBack,
+    HandoffClosed,
+    QueueChanged,
+    QueuePosition,
+    TicketChanged,
+)
+from bot.conversation.handoff_tracker import RESUME_EVENTS, HeldTracker
+from bot.conversation.rasa_client import RasaClient
 from bot.observability import metrics
 from bot.settings import HandoffSettings
 from bot.storage.handoffs import (
@@ -67,16 +83,6 @@ class HandoffOutcome:
     unavailable_reason: str | None = None
 
 
-# The bot takes over again. Rasa stopped right after the action that paused the
-# conversation, before its usual `action_listen`: without one, the next message
-# is read as following that action, no rule matches, and the fallback action is
-# predicted again and again. So the resume comes with the listen Rasa skipped.
-RESUME_EVENTS: list[dict[str, Any]] = [
-    {"event": "resume"},
-    {"event": "action", "name": "action_listen"},
-]
-
-
 def new_ticket_reference() -> str:
     return "RAP-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
 
@@ -98,15 +104,13 @@ class HandoffService:
         self._clients: OrderedDict[str, str] = OrderedDict()  # conversation -> address
         self._tickets = tickets
         self._transcripts = transcripts
-        self._rasa = rasa
         self._bus = bus
         self._settings = settings
         # Open agent consoles: in this process, or on every instance (Redis).
         self._presence = presence or Presence()
         self._departures: dict[str, asyncio.TimerHandle] = {}
-        # What Rasa is told during a handoff is chained per conversation, so its
-        # tracker gets the events in order even when they are sent in the background.
-        self._tracker_tails: dict[str, asyncio.Task[None]] = {}
+        # What Rasa is told during a handoff, in order per conversation.
+        self._tracker = HeldTracker(rasa)
 
     # --- availability ---
     def agents_online(self) -> int:
@@ -170,26 +174,18 @@ class HandoffService:
         """Relay what the citizen wrote to the agents' consoles."""
         self._bus.publish(
             AGENTS_TOPIC,
-            {
-                "type": "message",
-                "handoff_id": handoff.id,
-                "conversation_id": handoff.conversation_id,
-                "role": "user",
-                "text": text,
-                "at": datetime.now(UTC).isoformat(),
-            },
+            CitizenMessage(
+                handoff.id, handoff.conversation_id, text, datetime.now(UTC).isoformat()
+            ),
         )
 
     def log_citizen_message(self, handoff: Handoff, text: str, channel: str) -> None:
         """Rasa logs what the citizen wrote (paused, it answers nothing), in the
         background: a slow Rasa must not hold up the conversation between people."""
-        self._in_order(handoff.conversation_id, self._rasa_message(handoff, text, channel))
+        self._tracker.log_message(handoff.conversation_id, text, channel)
 
     def citizen_typing(self, handoff: Handoff, on: bool) -> None:
-        self._bus.publish(
-            AGENTS_TOPIC,
-            {"type": "typing", "handoff_id": handoff.id, "role": "user", "on": on},
-        )
+        self._bus.publish(AGENTS_TOPIC, CitizenTyping(handoff.id, on))
 
     async def _position(self, handoff_id: int) -> tuple[int, int]:
         waiting = [h for h in await self._store.open_handoffs() if h.status == "waiting"]
@@ -233,7 +229,10 @@ class HandoffService:
                 if await self._store.requeue(handoff.id, agent):
                     await self._notify_citizen(
                         handoff,
-                        "L'agent a été déconnecté. Vous êtes de nouveau en file d'attente.",
+                        AgentLeft(
+                            handoff.conversation_id,
+                            "L'agent a été déconnecté. Vous êtes de nouveau en file d'attente.",
+                        ),
                     )
         await self._broadcast_queue()
 
@@ -269,7 +268,10 @@ class HandoffService:
         handoff = await self._store.get(handoff_id)
         assert handoff is not None
         await self._notify_citizen(
-            handoff, "Un agent de la mairie a rejoint la conversation.", status="active"
+            handoff,
+            AgentJoined(
+                handoff.conversation_id, "Un agent de la mairie a rejoint la conversation."
+            ),
         )
         await self._broadcast_queue()
         return handoff
@@ -283,33 +285,20 @@ class HandoffService:
             handoff.channel,
             [StoredMessage("agent", text, {"agent": agent})],
         )
-        self._bus.publish(
-            conversation_topic(handoff.conversation_id),
-            {"type": "agent", "messages": [{"role": "agent", "text": text}]},
+        said = AgentMessage(
+            handoff.id, handoff.conversation_id, agent, text, datetime.now(UTC).isoformat()
         )
-        self._bus.publish(
-            AGENTS_TOPIC,
-            {
-                "type": "message",
-                "handoff_id": handoff.id,
-                "conversation_id": handoff.conversation_id,
-                "role": "agent",
-                "text": text,
-                "agent": agent,
-                "at": datetime.now(UTC).isoformat(),
-            },
-        )
+        # The citizen reads it; every console shows it.
+        self._bus.publish(conversation_topic(handoff.conversation_id), said)
+        self._bus.publish(AGENTS_TOPIC, said)
         # In the background, like the citizen's messages (see log_citizen_message).
-        self._in_order(
-            handoff.conversation_id,
-            self._append_events(handoff.conversation_id, [{"event": "bot", "text": text}]),
-        )
+        self._tracker.append_later(handoff.conversation_id, [{"event": "bot", "text": text}])
         return True
 
     def agent_typing(self, handoff: Handoff, on: bool) -> None:
         self._bus.publish(
             conversation_topic(handoff.conversation_id),
-            {"type": "typing", "on": on, "who": "agent"},
+            AgentTyping(handoff.conversation_id, on),
         )
 
     async def hand_back(self, handoff_id: int, agent: str) -> bool:
@@ -319,12 +308,14 @@ class HandoffService:
         metrics.handoff("handed_back")
         handoff = await self._store.get(handoff_id)
         assert handoff is not None
-        await self._rasa_events(handoff.conversation_id, RESUME_EVENTS)
+        await self._tracker.append(handoff.conversation_id, RESUME_EVENTS)
         await self._notify_citizen(
             handoff,
-            "L'agent vous a redirigé vers l'assistant automatisé. Vous pouvez continuer à "
-            "poser vos questions.",
-            status="bot",
+            HandedBack(
+                handoff.conversation_id,
+                "L'agent vous a redirigé vers l'assistant automatisé. Vous pouvez continuer à "
+                "poser vos questions.",
+            ),
         )
         await self._broadcast_queue()
         return True
@@ -335,11 +326,13 @@ class HandoffService:
         metrics.handoff("closed")
         handoff = await self._store.get(handoff_id)
         assert handoff is not None
-        await self._rasa_events(handoff.conversation_id, RESUME_EVENTS)
+        await self._tracker.append(handoff.conversation_id, RESUME_EVENTS)
         await self._notify_citizen(
             handoff,
-            "La conversation avec l'agent est terminée. Merci et bonne journée !",
-            status="closed",
+            HandoffClosed(
+                handoff.conversation_id,
+                "La conversation avec l'agent est terminée. Merci et bonne journée !",
+            ),
         )
         await self._broadcast_queue()
         return True
@@ -350,7 +343,7 @@ class HandoffService:
         if handoff is not None and handoff.status == "waiting":
             await self._store.end(handoff.id, "abandoned")
             metrics.handoff("abandoned")
-            await self._rasa_events(conversation_id, RESUME_EVENTS)
+            await self._tracker.append(conversation_id, RESUME_EVENTS)
             await self._broadcast_queue()
 
     async def queue_snapshot(self) -> list[dict[str, Any]]:
@@ -376,7 +369,7 @@ class HandoffService:
                 continue
         else:
             raise RuntimeError("could not allocate a unique ticket reference")
-        self._bus.publish(AGENTS_TOPIC, {"type": "ticket", "ticket": ticket.to_json()})
+        self._bus.publish(AGENTS_TOPIC, TicketChanged(ticket.to_json()))
         return ticket
 
     async def tickets(self, include_closed: bool = False) -> list[Ticket]:
@@ -387,75 +380,28 @@ class HandoffService:
             raise ValueError(f"unknown ticket status {status!r}")
         ticket = await self._tickets.update_status(ticket_id, status, agent)
         if ticket is not None:
-            self._bus.publish(AGENTS_TOPIC, {"type": "ticket", "ticket": ticket.to_json()})
+            self._bus.publish(AGENTS_TOPIC, TicketChanged(ticket.to_json()))
         return ticket
 
     # --- internals ---
-    async def _notify_citizen(self, handoff: Handoff, text: str, status: str | None = None) -> None:
+    async def _notify_citizen(
+        self, handoff: Handoff, notice: AgentJoined | AgentLeft | HandedBack | HandoffClosed
+    ) -> None:
+        """The notice is kept in the transcript, then pushed for the channel to render."""
         await self._transcripts.append(
-            handoff.conversation_id, handoff.channel, [StoredMessage("system", text, {})]
+            handoff.conversation_id, handoff.channel, [StoredMessage("system", notice.text, {})]
         )
-        frame: dict[str, Any] = {
-            "type": "handoff",
-            "status": status or handoff.status,
-            "text": text,
-        }
-        self._bus.publish(conversation_topic(handoff.conversation_id), frame)
+        self._bus.publish(conversation_topic(handoff.conversation_id), notice)
 
     async def _broadcast_queue(self) -> None:
         snapshot = await self._store.open_handoffs()
-        self._bus.publish(
-            AGENTS_TOPIC, {"type": "queue", "handoffs": [h.to_json() for h in snapshot]}
-        )
+        self._bus.publish(AGENTS_TOPIC, QueueChanged(tuple(h.to_json() for h in snapshot)))
         waiting = [h for h in snapshot if h.status == "waiting"]
         recent = await self._store.recent_wait_seconds()
         for position, handoff in enumerate(waiting, 1):
             self._bus.publish(
                 conversation_topic(handoff.conversation_id),
-                {
-                    "type": "handoff",
-                    "status": "waiting",
-                    "position": position,
-                    "estimated_wait_s": self._estimate_wait(position, recent),
-                },
+                QueuePosition(
+                    handoff.conversation_id, position, self._estimate_wait(position, recent)
+                ),
             )
-
-    def _in_order(
-        self, conversation_id: str, work: Coroutine[Any, Any, None]
-    ) -> asyncio.Task[None]:
-        """Run `work` after what was sent to Rasa before for this conversation."""
-        previous = self._tracker_tails.get(conversation_id)
-
-        async def after_previous() -> None:
-            if previous is not None:
-                await asyncio.wait([previous])
-            await work
-
-        task = asyncio.ensure_future(after_previous())
-        self._tracker_tails[conversation_id] = task
-
-        def done(finished: asyncio.Task[None]) -> None:
-            if self._tracker_tails.get(conversation_id) is finished:
-                del self._tracker_tails[conversation_id]
-
-        task.add_done_callback(done)
-        return task
-
-    async def _rasa_message(self, handoff: Handoff, text: str, channel: str) -> None:
-        try:
-            await self._rasa.send_message(handoff.conversation_id, text, channel)
-        except RasaUnavailable as exc:
-            log.info("rasa did not log a message during a handoff: %s", exc)
-
-    async def _rasa_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
-        """Append events after those still on their way, and wait for it (resume must
-        be in the tracker before the bot answers the citizen again)."""
-        await self._in_order(conversation_id, self._append_events(conversation_id, events))
-
-    async def _append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
-        try:
-            await self._rasa.append_events(conversation_id, events)
-        except RasaUnavailable as exc:
-            # The conversation goes on; the tracker misses these events, which the
-            # operator sees here. The app's own transcript has them.
-            log.warning("could not append %s to the tracker: %s", [e["event"] for e in events], exc)

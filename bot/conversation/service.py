@@ -34,10 +34,10 @@ MAX_SLUG_CHARS = 120
 MAX_QUERY_ID = 2**31 - 1
 # An English detail is for operators: never a copy of a whole hostile input.
 MAX_DETAIL_CHARS = 300
-# Button payloads the bot itself sends: an intent with optional JSON entities.
 # Button payload of the "leave the queue" button, handled here, never by Rasa.
 LEAVE_QUEUE = "/leave_queue"
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Button payloads the bot itself sends: an intent with optional JSON entities.
 PAYLOAD = re.compile(r"^/[a-z_]{1,64}(\{.{0,500}\})?$", re.DOTALL)
 
 
@@ -118,8 +118,10 @@ class ConversationService:
         """Validated turn, None for an empty message (ignored), or InvalidMessage."""
         validate_session_id(turn.session_id)
         text = (turn.text or "").strip()
-        payload = (turn.payload or "").strip() or None
-        if payload is not None and not PAYLOAD.match(payload):
+        payload = turn.payload
+        # The one check of a button payload, for every channel: only the bot's own
+        # buttons send one, exactly as they were offered (bot/web/openapi.yaml's pattern).
+        if payload is not None and not PAYLOAD.fullmatch(payload):
             raise InvalidMessage(
                 "bad_payload",
                 "Ce bouton n'est plus valide. Pouvez-vous écrire votre demande ?",

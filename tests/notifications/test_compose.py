@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.notifications.compose import Notifier, Request, callback_department, french_datetime
+from bot.notifications.compose import Notifier, french_datetime
 from bot.notifications.config import parse_notifications
 from bot.notifications.contacts import channel_for, email_address, french_mobile
+from bot.notifications.requests import Request, callback_department
 from bot.notifications.sms_kannel import sms_text
 from bot.settings import SettingsError, load_settings
 

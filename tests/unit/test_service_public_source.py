@@ -14,9 +14,9 @@ from bot.settings import OpeningSlot, TownSettings
 from knowledge_base.articles import Article, Status, article_from_fields
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.sources import source_of
-from knowledge_base.sources.service_public import (
+from knowledge_base.sources.service_public import ServicePublicSource
+from knowledge_base.sources.service_public_fiche import (
     ATTRIBUTION,
-    ServicePublicSource,
     fiche_slug,
     publication_article,
     publication_from_json,

@@ -20,7 +20,8 @@ import pytest
 
 from tests.support.system import require_program
 from tests.voice.baresip import Baresip, free_port, make_mic_wav
-from voice.rtp import RtpPacket, TelephoneEvent, ulaw_encode
+from voice.g711 import ulaw_encode
+from voice.rtp import RtpPacket, TelephoneEvent
 from voice.session import AudioFrame, DtmfDigit, HangupCause, PlaybackResult, VoiceSession
 from voice.sip import SipAgent, SipCall, SipConfig
 from voice.sip.message import SipRequest, SipResponse, parse_message

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.voice.baresip import free_even_port
+from voice.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from voice.rtp import (
     DtmfTracker,
     MediaParams,
@@ -20,11 +21,7 @@ from voice.rtp import (
     RtpSender,
     RtpSession,
     TelephoneEvent,
-    alaw_decode,
-    alaw_encode,
     open_rtp_session,
-    ulaw_decode,
-    ulaw_encode,
 )
 
 ALL = np.arange(-32768, 32768, dtype=np.int64)

@@ -34,7 +34,8 @@ from tests.voice.test_baresip import (
     tone,
     tone_seconds,
 )
-from voice.rtp import RtpPacket, RtpSession, TelephoneEvent, ulaw_encode
+from voice.g711 import ulaw_encode
+from voice.rtp import RtpPacket, RtpSession, TelephoneEvent
 from voice.session import AudioFrame, DtmfDigit, HangupCause
 from voice.sip import SipAgent
 from voice.sip.call import MAX_QUEUED_AUDIO, Dialog, SipCall

@@ -14,6 +14,12 @@ an address a message names; requests we send in a dialog go to its next hop only
 that is an allowed IP address, else back to where the dialog came from (no name is
 ever resolved for a peer); new INVITEs are rate-limited per source, server transactions
 are capped, and one datagram's failure never escapes the handler.
+
+Why one module of this size: `SipAgent` is one asyncio `DatagramProtocol`, and its
+server transactions (requests in: INVITE, ACK, CANCEL, BYE...) and client transactions
+(requests out: BYE, REFER, REGISTER, with digest auth) share the socket, the transaction
+tables and the peer checks; what has no such state already lives beside it (`call`
+dialogs, `checks`, `digest`, `guard`, `message`, `registration`, `sdp`).
 """
 
 from __future__ import annotations

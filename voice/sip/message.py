@@ -9,6 +9,12 @@ Every step is linear in the size of the datagram, and `Limits` bounds that size,
 number of header fields and the length of each one, so a hostile datagram costs at most
 a few milliseconds. Error texts quote at most `QUOTE_CHARS` of the input (they end up in
 log records and in reason phrases).
+
+Why one module of this size: it is RFC 3261's message grammar (§7, §20, §25). The
+parser, the header model (`Headers`, `Via`, `NameAddr`, `SipUri`) and the building of
+messages (`make_response`, branches, tags) share the canonical header names, the
+compact forms, the list headers and the limits; split, each part would reach into the
+others' tables.
 """
 
 from __future__ import annotations
