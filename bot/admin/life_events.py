@@ -17,10 +17,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from bot.admin import templates
 from bot.admin.auth import current_session, require_role
 from bot.admin.context import admin_context
-from bot.admin.templates import Flash, Markup, fill, join, status_badge
+from bot.admin.pages import Flash, error_page, render_page
 from bot.admin.users import Role, StaffSession
 from bot.core.text import fold
 from knowledge_base.articles import Article
@@ -132,42 +131,6 @@ def _rows(tag: str, events: LifeEvents, articles: Mapping[str, Article]) -> list
     ]
 
 
-def _count(rows: Sequence[EventRow]) -> str:
-    published = sum(r.status == "published" for r in rows)
-    total = f"{len(rows)} article{'s' if len(rows) > 1 else ''}"
-    return f"{total}, dont {published} publié{'s' if published > 1 else ''}"
-
-
-LIST = """<h1>Moments de vie</h1>
-<p>Un moment de vie (« je déménage », « un proche est décédé »…) réunit les démarches
-qu’il entraîne. Ils viennent des articles : le champ « Événements de vie » de chaque
-article. Quand un habitant en parle, le bot propose les articles publiés du moment de vie,
-dans l’ordre ci-dessous.</p>
-<p class="count" role="status">$count</p>
-$events"""
-
-LIST_EVENT = """<section class="life-event" aria-labelledby="$id">
-<h2 id="$id"><a href="$url">$tag</a></h2>
-<p class="muted">$count$former</p>
-<ol>$items</ol>
-</section>"""
-
-
-def _former(former: Sequence[str]) -> Markup:
-    if not former:
-        return Markup("")
-    return fill(" — anciens noms : $names", names=", ".join(f"« {n} »" for n in former))
-
-
-def _article_item(row: EventRow) -> Markup:
-    return fill(
-        '<li><a href="/admin/articles/$slug">$title</a> $badge</li>',
-        slug=row.slug,
-        title=row.title,
-        badge=status_badge(row.status),
-    )
-
-
 def list_page(
     *,
     session: StaffSession,
@@ -175,95 +138,22 @@ def list_page(
     articles: Mapping[str, Article],
     former: Mapping[str, Sequence[str]],
 ) -> str:
-    tags = sorted(events.tags(), key=_fold)
-    sections = []
-    for number, tag in enumerate(tags, 1):
-        rows = _rows(tag, events, articles)
-        sections.append(
-            fill(
-                LIST_EVENT,
-                id=f"event-{number}",
-                url=event_url(tag),
-                tag=tag,
-                count=_count(rows),
-                former=_former(former.get(tag, ())),
-                items=join(_article_item(r) for r in rows),
-            )
-        )
-    body = fill(
-        LIST,
-        count=f"{len(tags)} moment{'s' if len(tags) > 1 else ''} de vie",
-        events=join(sections)
-        if sections
-        else Markup('<p class="empty">Aucun article ne porte de moment de vie pour le moment.</p>'),
+    shown = [
+        {
+            "tag": tag,
+            "url": event_url(tag),
+            "rows": _rows(tag, events, articles),
+            "former": former.get(tag, ()),
+        }
+        for tag in sorted(events.tags(), key=_fold)
+    ]
+    return render_page(
+        "life_events.html",
+        session=session,
+        title="Moments de vie",
+        active="life-events",
+        events=shown,
     )
-    return templates.layout("Moments de vie", body, session=session, active="life-events")
-
-
-EVENT = """<p><a href="/admin/life-events">← Tous les moments de vie</a></p>
-<h1>Moment de vie « $tag »</h1>
-<p class="muted">$count$former</p>
-$errors
-<section aria-labelledby="h-order">
-<h2 id="h-order">Ordre des articles</h2>
-$order
-</section>
-$edit"""
-
-ORDER_FORM = """<p class="hint" id="order-hint">Le bot propose les articles dans cet ordre :
-ce qu’il faut faire d’abord, et les démarches à délai (une naissance se déclare dans les
-5 jours), en premier. Seuls les articles publiés sont proposés. Changez les numéros, puis
-enregistrez.</p>
-<form method="post" action="/admin/life-events/order" class="stack">
-$csrf
-<input type="hidden" name="tag" value="$tag">
-<div class="table-wrap"><table class="data">
-<caption class="sr-only">Articles du moment de vie, dans l’ordre proposé</caption>
-<thead><tr><th scope="col">Position</th><th scope="col">Article</th>
-<th scope="col">Statut</th></tr></thead>
-<tbody>$rows</tbody></table></div>
-<div class="form-actions"><button type="submit" class="btn">Enregistrer l’ordre</button></div>
-</form>"""
-
-ORDER_ROW = """<tr><td><label class="sr-only" for="$id">Position de « $title »</label>
-<input type="number" id="$id" name="position-$slug" value="$position" min="1" max="$max"
- inputmode="numeric" class="input-small" aria-describedby="order-hint"></td>
-<td><a href="/admin/articles/$slug">$title</a><br><code class="slug">$slug</code></td>
-<td>$badge</td></tr>"""
-
-EDIT = """<section aria-labelledby="h-rename">
-<h2 id="h-rename">Renommer</h2>
-<p class="hint" id="rename-hint">Le nouveau nom remplace l’ancien dans chaque article (une
-nouvelle version de chacun, visible dans son historique). L’ancien nom reste compris par
-le bot.</p>
-<form method="post" action="/admin/life-events/rename" class="stack">
-$csrf
-<input type="hidden" name="tag" value="$tag">
-<div class="field">
-<label for="f-name">Nouveau nom</label>
-<input type="text" id="f-name" name="name" value="$name" maxlength="$max" required
- aria-describedby="rename-hint">
-</div>
-<div class="form-actions"><button type="submit" class="btn">Renommer</button></div>
-</form>
-</section>
-<section aria-labelledby="h-merge">
-<h2 id="h-merge">Fusionner dans un autre moment de vie</h2>
-<p class="hint" id="merge-hint">Les articles de « $tag » rejoignent le moment de vie
-choisi, après les siens ; « $tag » disparaît de la liste mais reste compris par le bot.</p>
-$merge
-</section>"""
-
-MERGE_FORM = """<form method="post" action="/admin/life-events/merge" class="stack">
-$csrf
-<input type="hidden" name="tag" value="$tag">
-<div class="field">
-<label for="f-into">Fusionner dans</label>
-<select id="f-into" name="into" required aria-describedby="merge-hint">
-<option value="">— choisir —</option>$options</select>
-</div>
-<div class="form-actions"><button type="submit" class="btn">Fusionner</button></div>
-</form>"""
 
 
 def event_page(
@@ -278,68 +168,21 @@ def event_page(
     name: str | None = None,
     flash: Flash | None = None,
 ) -> str:
-    rows = _rows(tag, events, articles)
-    csrf = fill('<input type="hidden" name="csrf_token" value="$t">', t=session.csrf_token)
-    if can_edit:
-        order = fill(
-            ORDER_FORM,
-            csrf=csrf,
-            tag=tag,
-            rows=join(
-                fill(
-                    ORDER_ROW,
-                    id=f"pos-{i}",
-                    slug=r.slug,
-                    title=r.title,
-                    position=i,
-                    max=MAX_POSITION,
-                    badge=status_badge(r.status),
-                )
-                for i, r in enumerate(rows, 1)
-            ),
-        )
-        others = [t for t in sorted(events.tags(), key=_fold) if t != tag]
-        merge = (
-            fill(
-                MERGE_FORM,
-                csrf=csrf,
-                tag=tag,
-                options=join(fill('<option value="$t">$t</option>', t=t) for t in others),
-            )
-            if others
-            else Markup('<p class="empty">Aucun autre moment de vie.</p>')
-        )
-        edit = fill(
-            EDIT,
-            csrf=csrf,
-            tag=tag,
-            name=tag if name is None else name,
-            max=MAX_EVENT_NAME,
-            merge=merge,
-        )
-    else:
-        order = fill("<ol>$items</ol>", items=join(_article_item(r) for r in rows))
-        edit = Markup("")
-    errors_html = (
-        fill(
-            '<div class="alert alert-error" role="alert" id="erreurs" tabindex="-1">'
-            "<h2>Rien n’a été modifié</h2><ul>$items</ul></div>",
-            items=join(fill("<li>$m</li>", m=m) for m in errors),
-        )
-        if errors
-        else Markup("")
-    )
-    body = fill(
-        EVENT,
+    return render_page(
+        "life_event.html",
+        session=session,
+        title=f"Moment de vie « {tag} »",
+        active="life-events",
+        flash=flash,
         tag=tag,
-        count=_count(rows),
-        former=_former(former),
-        errors=errors_html,
-        order=order,
-        edit=edit,
-    )
-    return templates.layout(
-        f"Moment de vie « {tag} »", body, session=session, active="life-events", flash=flash
+        rows=_rows(tag, events, articles),
+        former=former,
+        others=[t for t in sorted(events.tags(), key=_fold) if t != tag],
+        max_position=MAX_POSITION,
+        max_name=MAX_EVENT_NAME,
+        name=name,
+        errors=errors,
+        can_edit=can_edit,
     )
 
 
@@ -402,7 +245,7 @@ async def _event_response(
 
 
 def _error(request: web.Request, exc: EventPageError) -> web.Response:
-    page = templates.error_page(exc.status, exc.title, exc.message, current_session(request))
+    page = error_page(exc.status, exc.title, exc.message, current_session(request))
     return _html(page, exc.status)
 
 

@@ -14,8 +14,8 @@ import json
 import logging
 import re
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,14 +26,22 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.admin import templates
 from bot.admin.auth import STAFF_SESSION, current_session, public, require_role
 from bot.admin.context import admin_context
+from bot.admin.diff import diff_html
 from bot.admin.life_events import setup_life_event_routes
+from bot.admin.pages import (
+    FIELD_LABELS,
+    STATIC_DIR,
+    STATUS_LABELS,
+    Flash,
+    Markup,
+    error_page,
+    render_page,
+)
 from bot.admin.render import render_markdown
 from bot.admin.stats import stats_csv, stats_page
-from bot.admin.templates import Flash, Markup
-from bot.admin.users import Role
+from bot.admin.users import Role, StaffSession
 from bot.core.text import fold as fold_accents
 from knowledge_base.articles import (
     MAX_BODY,
@@ -78,6 +86,68 @@ TEXT_FIELDS = (
     "summary",
 )
 LIST_FIELDS = ("tags", "synonyms", "life_events", "replaces")
+
+
+# --- what the pages show ---
+@dataclass(frozen=True)
+class ArticleRow:
+    slug: str
+    title: str
+    category: str
+    status: str
+    updated: str | None
+    modified_at: datetime | None
+    modified_by: str
+    version: int
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: int
+    author: str
+    summary: str
+    created_at: datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    theirs_version: int
+    theirs_author: str
+    theirs_at: datetime | None
+    theirs_body: str
+    theirs_text: str  # whole article (front matter + body) for the diff
+    mine_text: str
+    changed_fields: Sequence[tuple[str, str, str]]  # (label, theirs, mine)
+
+
+@dataclass(frozen=True)
+class PassageView:
+    slug: str
+    title: str
+    text: str
+    url: str
+
+
+@dataclass(frozen=True)
+class RankedView:
+    slug: str
+    title: str
+    score: float
+    cosine: float | None
+    bm25_norm: float | None
+    lexical_rank: int | None
+    dense_rank: int | None
+    # Any other evidence the retriever gives, as (name, value).
+    other: Sequence[tuple[str, object]] = ()
+
+
+@dataclass(frozen=True)
+class UnansweredRow:
+    question: str
+    channel: str
+    created_at: datetime
+    new_url: str
 
 
 class PageError(Exception):
@@ -284,13 +354,26 @@ async def _form_page(
     extra: Mapping[str, Any],
     errors: Mapping[str, str] | None = None,
     other_errors: list[str] | None = None,
-    conflict: templates.Conflict | None = None,
+    conflict: Conflict | None = None,
     flash: Flash | None = None,
     status: int = 200,
 ) -> web.Response:
     preview = Markup(await asyncio.to_thread(render_markdown, values.get("body", "")))
-    page = templates.article_form_page(
+    conflict_diff = (
+        diff_html(
+            conflict.theirs_text,
+            conflict.mine_text,
+            label="Différences entre la version enregistrée et la vôtre",
+        )
+        if conflict is not None
+        else None
+    )
+    page = render_page(
+        "article_form.html",
         session=current_session(request),
+        title="Nouvel article" if is_new else f"Modifier {values.get('slug', '')}",
+        active="articles",
+        flash=flash,
         values=values,
         is_new=is_new,
         version=version,
@@ -300,7 +383,7 @@ async def _form_page(
         categories=await _categories(request),
         extra=extra,
         conflict=conflict,
-        flash=flash,
+        conflict_diff=conflict_diff,
     )
     return _html(page, status)
 
@@ -350,7 +433,7 @@ async def article_list(request: web.Request) -> web.StreamResponse:
     ctx = _ctx(request)
     q = request.query.get("q", "").strip()[:200]
     status = request.query.get("status", "")
-    status = status if status in templates.STATUS_LABELS else ""
+    status = status if status in STATUS_LABELS else ""
     category = request.query.get("category", "")[:200]
     sort = "modified" if request.query.get("sort") == "modified" else "title"
     all_articles = await ctx.knowledge.store.all()
@@ -368,16 +451,18 @@ async def article_list(request: web.Request) -> web.StreamResponse:
                 continue
         at, by = modified.get(a.slug, (None, ""))
         rows.append(
-            templates.ArticleRow(
-                a.slug, a.title, a.category, a.status.value, a.updated, at, by, a.version
-            )
+            ArticleRow(a.slug, a.title, a.category, a.status.value, a.updated, at, by, a.version)
         )
     if sort == "modified":
         rows.sort(key=lambda r: _timestamp(r.modified_at), reverse=True)
     else:
         rows.sort(key=lambda r: fold(r.title))
-    page = templates.article_list_page(
+    page = render_page(
+        "articles.html",
         session=current_session(request),
+        title="Articles",
+        active="articles",
+        flash=_flash(request),
         rows=rows,
         total=len(all_articles),
         q=q,
@@ -386,7 +471,6 @@ async def article_list(request: web.Request) -> web.StreamResponse:
         categories=sorted({a.category for a in all_articles if a.category}, key=fold),
         sort=sort,
         can_edit=_can_edit(request),
-        flash=_flash(request),
     )
     return _html(page)
 
@@ -467,12 +551,16 @@ async def article_edit(request: web.Request) -> web.StreamResponse:
     national = is_imported(article)
     if national or not _can_edit(request):
         rendered = Markup(await asyncio.to_thread(render_markdown, article.body))
-        page = templates.article_view_page(
+        values = article_values(article)
+        page = render_page(
+            "article_view.html",
             session=current_session(request),
-            values=article_values(article),
+            title=values["title"],
+            active="articles",
+            flash=_flash(request),
+            values=values,
             version=article.version,
             rendered=rendered,
-            flash=_flash(request),
             national=national,
             can_hide=_can_edit(request),
         )
@@ -494,11 +582,11 @@ def _changed_fields(theirs: Article, mine: Article) -> list[tuple[str, str, str]
         if name in ("slug", "body", "summary") or a[name] == b[name]:
             continue
         if name == "status":
-            a_shown = templates.STATUS_LABELS[a[name]]
-            b_shown = templates.STATUS_LABELS[b[name]]
+            a_shown = STATUS_LABELS[a[name]]
+            b_shown = STATUS_LABELS[b[name]]
         else:
             a_shown, b_shown = a[name] or "—", b[name] or "—"
-        changed.append((templates.FIELD_LABELS[name], a_shown, b_shown))
+        changed.append((FIELD_LABELS[name], a_shown, b_shown))
     return changed
 
 
@@ -551,7 +639,7 @@ async def article_save(request: web.Request) -> web.StreamResponse:
         theirs = exc.current
         at, by = (await _modified(ctx.engine, slug)).get(slug, (None, "?"))
         log.info("edit conflict on %s: form at %d, stored %d", slug, version, theirs.version)
-        conflict = templates.Conflict(
+        conflict = Conflict(
             theirs_version=theirs.version,
             theirs_author=by,
             theirs_at=at,
@@ -635,26 +723,27 @@ async def article_history(request: web.Request) -> web.StreamResponse:
     wanted = request.query.get("version", "")
     shown = int(wanted) if wanted.isdigit() and int(wanted) in by_number else versions[0].version
     previous = by_number.get(shown - 1)
-    diff = templates.diff_html(
+    diff = diff_html(
         to_markdown(previous.article) if previous else "",
         to_markdown(by_number[shown].article),
         label=f"Changements de la version {shown}",
     )
-    page = templates.history_page(
+    page = render_page(
+        "history.html",
         session=current_session(request),
+        title=f"Historique de {slug}",
+        active="articles",
+        flash=_flash(request),
         slug=slug,
-        title=article.title,
+        article_title=article.title,
         current=article.version,
         rows=[
-            templates.VersionRow(
-                v.version, v.author, v.summary, v.created_at, v.article.status.value
-            )
+            VersionRow(v.version, v.author, v.summary, v.created_at, v.article.status.value)
             for v in versions
         ],
         shown=shown,
         diff=diff,
         can_edit=_can_edit(request),
-        flash=_flash(request),
     )
     return _html(page)
 
@@ -695,8 +784,8 @@ def _int(value: Any) -> int | None:
 NAMED_EVIDENCE = {"cosine", "bm25_norm", "lexical_rank", "dense_rank", "score", "rrf", "title"}
 
 
-def ranked_view(r: RankedArticle) -> templates.RankedView:
-    return templates.RankedView(
+def ranked_view(r: RankedArticle) -> RankedView:
+    return RankedView(
         slug=r.slug,
         title=r.title,
         score=r.score,
@@ -713,16 +802,19 @@ async def test_question(request: web.Request) -> web.StreamResponse:
     knowledge = _ctx(request).knowledge
     q = " ".join(request.query.get("q", "").split())[:MAX_QUESTION_CHARS]
     confidence: str | None = None
-    passages: list[templates.PassageView] = []
-    ranked_views: list[templates.RankedView] = []
+    passages: list[PassageView] = []
+    ranked_views: list[RankedView] = []
     if q:
         answer, ranked = await knowledge.preview(q)
         confidence = answer.confidence.value
-        passages = [templates.PassageView(p.slug, p.title, p.text, p.url) for p in answer.passages]
+        passages = [PassageView(p.slug, p.title, p.text, p.url) for p in answer.passages]
         ranked_views = [ranked_view(r) for r in ranked]
     thresholds = knowledge.thresholds
-    page = templates.test_page(
+    page = render_page(
+        "test.html",
         session=current_session(request),
+        title="Tester une question",
+        active="test",
         q=q,
         confidence=confidence,
         passages=passages,
@@ -736,7 +828,7 @@ async def test_question(request: web.Request) -> web.StreamResponse:
 async def unanswered(request: web.Request) -> web.StreamResponse:
     queries = await _ctx(request).knowledge.queries.unanswered(100)
     rows = [
-        templates.UnansweredRow(
+        UnansweredRow(
             question=q.question,
             channel=q.channel,
             created_at=q.created_at,
@@ -744,8 +836,13 @@ async def unanswered(request: web.Request) -> web.StreamResponse:
         )
         for q in queries
     ]
-    page = templates.unanswered_page(
-        session=current_session(request), rows=rows, can_edit=_can_edit(request)
+    page = render_page(
+        "unanswered.html",
+        session=current_session(request),
+        title="Questions sans réponse",
+        active="unanswered",
+        rows=rows,
+        can_edit=_can_edit(request),
     )
     return _html(page)
 
@@ -790,11 +887,42 @@ def parse_lexicon(text: str) -> tuple[list[list[str]], list[str]]:
     return groups, errors
 
 
+def _lexicon_page(
+    session: StaffSession,
+    *,
+    text: str,
+    count: int,
+    base: str,
+    can_edit: bool,
+    errors: Sequence[str] = (),
+    current_text: str | None = None,
+    flash: Flash | None = None,
+) -> str:
+    conflict_diff = None
+    if current_text is not None:
+        conflict_diff = diff_html(
+            current_text, text, label="Différences avec le lexique enregistré"
+        )
+    return render_page(
+        "lexicon.html",
+        session=session,
+        title="Lexique",
+        active="lexicon",
+        flash=flash,
+        text=text,
+        count=count,
+        base=base,
+        can_edit=can_edit,
+        errors=errors,
+        conflict_diff=conflict_diff,
+    )
+
+
 @require_role(*EVERYONE)
 async def lexicon(request: web.Request) -> web.StreamResponse:
     groups = await _ctx(request).knowledge.lexicon_groups()
-    page = templates.lexicon_page(
-        session=current_session(request),
+    page = _lexicon_page(
+        current_session(request),
         text=lexicon_text(groups),
         count=len(groups),
         base=lexicon_base(groups),
@@ -814,8 +942,8 @@ async def lexicon_save(request: web.Request) -> web.StreamResponse:
     current = await knowledge.lexicon_groups()
     stale = _form_str(form, "base") != lexicon_base(current)
     if errors or stale:
-        page = templates.lexicon_page(
-            session=session,
+        page = _lexicon_page(
+            session,
             text=text,
             count=len(groups),
             base=lexicon_base(current),
@@ -859,7 +987,7 @@ async def static(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in STATIC_FILES:
         raise web.HTTPNotFound()
-    response = web.FileResponse(Path(templates.STATIC_DIR) / name)
+    response = web.FileResponse(Path(STATIC_DIR) / name)
     response.content_type = STATIC_FILES[name]
     response.headers["Cache-Control"] = "no-cache"  # revalidated (ETag), unlike pages
     return response
@@ -887,8 +1015,7 @@ def _error_response(request: web.Request, status: int, title: str, message: str)
         return web.json_response(
             {"error": {"code": str(status), "message": message}}, status=status
         )
-    page = templates.error_page(status, title, message, request.get(STAFF_SESSION))
-    return _html(page, status)
+    return _html(error_page(status, title, message, request.get(STAFF_SESSION)), status)
 
 
 @web.middleware

@@ -42,10 +42,9 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.admin import templates
 from bot.admin.auth import current_session, require_role
 from bot.admin.context import admin_context
-from bot.admin.templates import CHANNEL_LABELS, TIMEZONE, Markup, fill, join
+from bot.admin.pages import CHANNEL_LABELS, TIMEZONE, Markup, render, render_page
 from bot.admin.users import Role, StaffSession
 from bot.storage.database import conversations, messages
 from bot.storage.handoffs import handoffs, tickets
@@ -423,25 +422,89 @@ def channel_label(channel: str) -> str:
     return CHANNEL_LABELS.get(channel, channel)
 
 
-# --- SVG charts ---
+# --- SVG charts (the geometry; templates/charts.svg draws it) ---
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"
 
 
-def _svg(chart_id: str, title: str, desc: str, width: int, height: int, body: Markup) -> Markup:
-    return fill(
-        '<svg class="chart" id="$id" role="img" aria-labelledby="$id-title $id-desc" '
-        'viewBox="0 0 $w $h" width="100%" preserveAspectRatio="xMinYMin meet" '
-        'xmlns="http://www.w3.org/2000/svg" font-family="$font" font-size="13">'
-        '<title id="$id-title">$title</title><desc id="$id-desc">$desc</desc>'
-        '<rect x="0" y="0" width="$w" height="$h" fill="#ffffff"/>$body</svg>',
-        id=chart_id,
-        w=width,
-        h=height,
-        font=FONT,
-        title=title,
-        desc=desc,
-        body=body,
-    )
+@dataclass(frozen=True)
+class Bar:
+    lx: int
+    ty: str
+    short: str
+    bx: int
+    y: int
+    w: str
+    h: int
+    color: str
+    label: str
+    text: str
+    vx: str
+
+
+@dataclass(frozen=True)
+class HBarChart:
+    id: str
+    title: str
+    desc: str
+    width: int
+    height: int
+    bars: list[Bar]
+    empty_x: int
+    empty_y: int
+    kind: str = "hbar"
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    x: int
+    tx: int
+    color: str
+    label: str
+
+
+@dataclass(frozen=True)
+class GridLine:
+    left: int
+    right: int
+    y: str
+    tx: int
+    ty: str
+    value: int
+
+
+@dataclass(frozen=True)
+class Segment:
+    x: str
+    y: str
+    w: str
+    h: str
+    color: str
+
+
+@dataclass(frozen=True)
+class DayColumn:
+    tip: str
+    segments: list[Segment]
+    date: str  # empty: no date under this bar
+    date_x: str
+    date_y: int
+
+
+@dataclass(frozen=True)
+class DailyChart:
+    id: str
+    title: str
+    desc: str
+    width: int
+    height: int
+    legend: list[LegendItem]
+    grid: list[GridLine]
+    columns: list[DayColumn]
+    kind: str = "daily"
+
+
+def draw(chart: HBarChart | DailyChart) -> Markup:
+    return render("charts.svg", chart=chart, font=FONT)
 
 
 def hbar_chart(
@@ -456,16 +519,12 @@ def hbar_chart(
     height = pad * 2 + max(1, len(rows)) * (bar_h + gap) - gap
     top = max((v for _, v, _ in rows), default=0) or 1
     span = width - label_w - value_w - 10
-    parts: list[Markup] = []
+    bars: list[Bar] = []
     for i, (label, value, text) in enumerate(rows):
         y = pad + i * (bar_h + gap)
         w = max(0.0, value) / top * span
-        parts.append(
-            fill(
-                '<g><text x="$lx" y="$ty" text-anchor="end" fill="#1e1e1e">$short</text>'
-                '<rect x="$bx" y="$y" width="$w" height="$h" fill="$color">'
-                "<title>$label : $text</title></rect>"
-                '<text x="$vx" y="$ty" fill="#1e1e1e" font-weight="700">$text</text></g>',
+        bars.append(
+            Bar(
                 lx=label_w - 8,
                 ty=f"{y + bar_h / 2 + 4.5:.1f}",
                 short=_short(label),
@@ -479,12 +538,8 @@ def hbar_chart(
                 vx=f"{label_w + w + 6:.1f}",
             )
         )
-    if not rows:
-        parts.append(
-            fill('<text x="$x" y="$y" fill="#3a3a3a">Aucune donnée.</text>', x=pad, y=pad + 15)
-        )
     desc = "; ".join(f"{label} : {text}" for label, _, text in rows) or "Aucune donnée."
-    return _svg(chart_id, title, desc, width, height, join(parts))
+    return draw(HBarChart(chart_id, title, desc, width, height, bars, pad, pad + 15))
 
 
 def daily_chart(stats: Stats) -> Markup:
@@ -501,48 +556,35 @@ def daily_chart(stats: Stats) -> Markup:
     slot = plot_w / max(1, n)
     bar_w = max(2.0, slot * 0.7)
     colors = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(stats.channels)}
-    parts: list[Markup] = []
-    # Legend.
+    legend: list[LegendItem] = []
     x = left
     for channel in stats.channels:
-        parts.append(
-            fill(
-                '<rect x="$x" y="8" width="12" height="12" fill="$c"/>'
-                '<text x="$tx" y="19" fill="#1e1e1e">$label</text>',
-                x=x,
-                c=colors[channel],
-                tx=x + 16,
-                label=channel_label(channel),
-            )
-        )
+        legend.append(LegendItem(x, x + 16, colors[channel], channel_label(channel)))
         x += 24 + 8 * len(channel_label(channel))
     # Horizontal grid with values.
-    for fraction in (0, 0.5, 1) if scale_max > 1 else (0, 1):
-        value = int(scale_max * fraction)
-        y = top + plot_h - fraction * plot_h
-        parts.append(
-            fill(
-                '<line x1="$l" x2="$r" y1="$y" y2="$y" stroke="#929292" stroke-width="1"/>'
-                '<text x="$tx" y="$ty" text-anchor="end" fill="#3a3a3a">$v</text>',
-                l=left,
-                r=width - right,
-                y=f"{y:.1f}",
-                tx=left - 6,
-                ty=f"{y + 4:.1f}",
-                v=value,
-            )
+    grid = [
+        GridLine(
+            left,
+            width - right,
+            f"{top + plot_h - fraction * plot_h:.1f}",
+            left - 6,
+            f"{top + plot_h - fraction * plot_h + 4:.1f}",
+            int(scale_max * fraction),
         )
+        for fraction in ((0, 0.5, 1) if scale_max > 1 else (0, 1))
+    ]
+    columns: list[DayColumn] = []
     for i, day in enumerate(stats.days):
         counts = stats.per_day[day]
         x0 = left + i * slot + (slot - bar_w) / 2
-        y = top + plot_h
+        y = float(top + plot_h)
         detail = ", ".join(
             f"{channel_label(c)} {counts[c]}" for c in stats.channels if counts.get(c)
         )
         tip = f"{day:%d/%m} : {totals[i]} conversation{'s' if totals[i] > 1 else ''}" + (
             f" ({detail})" if detail else ""
         )
-        segments: list[Markup] = []
+        segments: list[Segment] = []
         for channel in stats.channels:
             count = counts.get(channel, 0)
             if not count:
@@ -550,26 +592,19 @@ def daily_chart(stats: Stats) -> Markup:
             h = count / scale_max * plot_h
             y -= h
             segments.append(
-                fill(
-                    '<rect x="$x" y="$y" width="$w" height="$h" fill="$c"/>',
-                    x=f"{x0:.1f}",
-                    y=f"{y:.1f}",
-                    w=f"{bar_w:.1f}",
-                    h=f"{h:.1f}",
-                    c=colors[channel],
-                )
+                Segment(f"{x0:.1f}", f"{y:.1f}", f"{bar_w:.1f}", f"{h:.1f}", colors[channel])
             )
-        parts.append(fill("<g><title>$t</title>$s</g>", t=tip, s=join(segments)))
         # A date under every 5th bar, and under the last one (today).
-        if i % 5 == 0 or i == n - 1:
-            parts.append(
-                fill(
-                    '<text x="$x" y="$y" text-anchor="middle" fill="#3a3a3a">$d</text>',
-                    x=f"{x0 + bar_w / 2:.1f}",
-                    y=height - bottom + 18,
-                    d=f"{day:%d/%m}",
-                )
+        dated = i % 5 == 0 or i == n - 1
+        columns.append(
+            DayColumn(
+                tip,
+                segments,
+                f"{day:%d/%m}" if dated else "",
+                f"{x0 + bar_w / 2:.1f}",
+                height - bottom + 18,
             )
+        )
     busiest = max(range(n), key=lambda i: totals[i]) if n else 0
     desc = (
         f"{sum(totals)} conversations du {stats.days[0]:%d/%m/%Y} au {stats.days[-1]:%d/%m/%Y}"
@@ -577,103 +612,43 @@ def daily_chart(stats: Stats) -> Markup:
         if n
         else "Aucune donnée."
     )
-    return _svg(
-        "chart-days",
-        "Conversations par jour et par canal",
-        desc,
-        width,
-        height,
-        join(parts),
+    return draw(
+        DailyChart(
+            "chart-days",
+            "Conversations par jour et par canal",
+            desc,
+            width,
+            height,
+            legend,
+            grid,
+            columns,
+        )
     )
 
 
 # --- page ---
-def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[object]]) -> Markup:
-    head_html = join(
-        fill('<th scope="col"$cls>$h</th>', h=h, cls=Markup(' class="num"') if i else "")
-        for i, h in enumerate(head)
-    )
-    body = join(
-        fill(
-            "<tr>$cells</tr>",
-            cells=join(
-                fill('<th scope="row">$v</th>', v=v)
-                if i == 0
-                else fill('<td class="num">$v</td>', v=v)
-                for i, v in enumerate(row)
-            ),
-        )
-        for row in rows
-    )
-    if not rows:
-        body = fill('<tr><td colspan="$n">Aucune donnée.</td></tr>', n=len(head))
-    return fill(
-        '<div class="table-wrap"><table class="data compact"><caption>$c</caption>'
-        "<thead><tr>$head</tr></thead><tbody>$body</tbody></table></div>",
-        c=caption,
-        head=head_html,
-        body=body,
-    )
+@dataclass(frozen=True)
+class Table:
+    caption: str
+    head: Sequence[str]
+    rows: Sequence[Sequence[object]]
 
 
-def _section(heading: str, section_id: str, intro: str, chart: Markup, table: Markup) -> Markup:
-    return fill(
-        '<section aria-labelledby="$id"><h2 id="$id">$h</h2>$intro'
-        '<div class="compare"><div>$chart</div><div>$table</div></div></section>',
-        id=section_id,
-        h=heading,
-        intro=fill('<p class="hint">$t</p>', t=intro) if intro else "",
-        chart=chart,
-        table=table,
-    )
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    id: str
+    intro: str
+    chart: Markup | None
+    table: Table | None  # None: no figures, `intro` says why
 
 
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-STATS = """<div class="page-head">
-<h1>Statistiques</h1>
-<div class="page-actions">
-<a class="btn btn-secondary" href="/admin/stats.csv?days=$days" download>Télécharger en CSV</a>
-</div>
-</div>
-<p>Du <strong>$first</strong> au <strong>$last</strong> ($days derniers jours, heure de Paris),
-calculé le $at.</p>
-<nav aria-label="Période"><p>Période : $periods</p></nav>
-<section aria-labelledby="h-summary">
-<h2 id="h-summary">En bref</h2>
-<dl class="fields">
-<dt>Conversations</dt><dd>$conversations</dd>
-<dt>Résolues sans agent</dt><dd>$containment</dd>
-<dt>Transmises à un agent</dt><dd>$handoff</dd>
-<dt>Attente avant prise en charge</dt><dd>$waits</dd>
-<dt>Demandes de rappel</dt><dd>$tickets</dd>
-<dt>Questions sans réponse</dt><dd>$unanswered</dd>
-<dt>Avis « utile » des habitants</dt><dd>$feedback</dd>
-</dl>
-</section>
-<section aria-labelledby="h-days">
-<h2 id="h-days">Conversations par jour</h2>
-$daily
-<details><summary>Chiffres par jour et par canal</summary>$daily_table</details>
-</section>
-$sections"""
-
-
 def stats_html(session: StaffSession, stats: Stats) -> str:
     days = len(stats.days)
-    periods = join(
-        (
-            (
-                fill('<strong aria-current="true">$n jours</strong>', n=n)
-                if n == days
-                else fill('<a href="/admin/stats?days=$n">$n jours</a>', n=n)
-            )
-            for n in ALLOWED_DAYS
-        ),
-        sep=" · ",
-    )
     channel_head = [channel_label(c) for c in stats.channels]
     daily_rows = [
         [
@@ -683,12 +658,12 @@ def stats_html(session: StaffSession, stats: Stats) -> str:
         ]
         for d in stats.days
     ]
-    daily_table = _table(
+    daily_table = Table(
         "Conversations par jour et par canal", ["Jour", *channel_head, "Total"], daily_rows
     )
 
     outcome_rows = [(OUTCOME_LABELS[k], stats.outcomes.get(k, 0)) for k in OUTCOMES]
-    handoff_section = _section(
+    handoff_section = Section(
         "Issue des conversations transmises à un agent",
         "h-outcomes",
         f"{_count(stats.handoffs, 'demande', 'demandes')} de mise en relation sur la période.",
@@ -697,26 +672,26 @@ def stats_html(session: StaffSession, stats: Stats) -> str:
             "Issue des conversations transmises à un agent",
             [(label, n, str(n)) for label, n in outcome_rows],
         ),
-        _table("Issue des mises en relation", ["Issue", "Nombre"], outcome_rows),
+        Table("Issue des mises en relation", ["Issue", "Nombre"], outcome_rows),
     )
     wait_rows = [
         ("Médiane", stats.wait_median_s or 0, fmt_duration(stats.wait_median_s)),
         ("90e centile", stats.wait_p90_s or 0, fmt_duration(stats.wait_p90_s)),
     ]
-    wait_section = _section(
+    wait_section = Section(
         "Attente avant la prise en charge",
         "h-waits",
         f"Sur {_count(stats.claimed, 'conversation prise', 'conversations prises')} en charge ; "
         "9 sur 10 ont attendu moins que le 90e centile.",
         hbar_chart("chart-waits", "Attente avant la prise en charge", wait_rows, color=PALETTE[2]),
-        _table(
+        Table(
             "Attente avant la prise en charge",
             ["Mesure", "Durée"],
             [(a, c) for a, _, c in wait_rows],
         ),
     )
     ticket_rows = [("Ouvertes", stats.tickets_opened), ("Closes", stats.tickets_closed)]
-    ticket_section = _section(
+    ticket_section = Section(
         "Demandes de rappel",
         "h-tickets",
         "Demandes créées sur la période, et demandes closes sur la période.",
@@ -726,19 +701,19 @@ def stats_html(session: StaffSession, stats: Stats) -> str:
             [(label, n, str(n)) for label, n in ticket_rows],
             color=PALETTE[1],
         ),
-        _table("Demandes de rappel", ["Demandes", "Nombre"], ticket_rows),
+        Table("Demandes de rappel", ["Demandes", "Nombre"], ticket_rows),
     )
     if stats.top_intents is None:
-        intent_section = fill(
-            '<section aria-labelledby="h-intents"><h2 id="h-intents">$h</h2>'
-            '<p class="empty">L’historique de Rasa (fichier $f du dossier de données) '
-            "est introuvable ou illisible : les intentions ne peuvent pas être comptées.</p>"
-            "</section>",
-            h="Intentions les plus fréquentes",
-            f=TRACKER_FILE,
+        intent_section = Section(
+            "Intentions les plus fréquentes",
+            "h-intents",
+            f"L’historique de Rasa (fichier {TRACKER_FILE} du dossier de données) "
+            "est introuvable ou illisible : les intentions ne peuvent pas être comptées.",
+            None,
+            None,
         )
     else:
-        intent_section = _section(
+        intent_section = Section(
             "Intentions les plus fréquentes",
             "h-intents",
             "Ce que l’assistant a compris des messages des habitants (10 premières).",
@@ -747,10 +722,10 @@ def stats_html(session: StaffSession, stats: Stats) -> str:
                 "Intentions les plus fréquentes",
                 [(name, n, str(n)) for name, n in stats.top_intents],
             ),
-            _table("Intentions les plus fréquentes", ["Intention", "Messages"], stats.top_intents),
+            Table("Intentions les plus fréquentes", ["Intention", "Messages"], stats.top_intents),
         )
     article_rows = [(title or slug, n) for slug, title, n in stats.top_articles]
-    article_section = _section(
+    article_section = Section(
         "Articles les plus utilisés dans les réponses",
         "h-articles",
         "Articles donnés comme réponse directe (10 premiers).",
@@ -760,10 +735,10 @@ def stats_html(session: StaffSession, stats: Stats) -> str:
             [(label, n, str(n)) for label, n in article_rows],
             color=PALETTE[1],
         ),
-        _table("Articles les plus utilisés", ["Article", "Réponses"], article_rows),
+        Table("Articles les plus utilisés", ["Article", "Réponses"], article_rows),
     )
     kb_rows = [(CONFIDENCE_LABELS[k], stats.kb_questions.get(k, 0)) for k in CONFIDENCES]
-    kb_section = _section(
+    kb_section = Section(
         "Questions posées à la base de connaissances",
         "h-kb",
         "Les questions sans réponse sont listées dans « Questions sans réponse ».",
@@ -772,9 +747,9 @@ def stats_html(session: StaffSession, stats: Stats) -> str:
             "Questions posées à la base de connaissances",
             [(label, n, str(n)) for label, n in kb_rows],
         ),
-        _table("Questions à la base de connaissances", ["Résultat", "Questions"], kb_rows),
+        Table("Questions à la base de connaissances", ["Résultat", "Questions"], kb_rows),
     )
-    event_section = _section(
+    event_section = Section(
         "Questions par moment de vie",
         "h-life-events",
         "Réponses de l’assistant qui ont donné les démarches d’un moment de vie, sur le "
@@ -785,7 +760,7 @@ def stats_html(session: StaffSession, stats: Stats) -> str:
             [(tag, n, str(n)) for tag, n, _ in stats.life_events[:TOP]],
             color=PALETTE[2],
         ),
-        _table(
+        Table(
             "Questions par moment de vie",
             ["Moment de vie", "Questions", "Dont au téléphone"],
             stats.life_events,
@@ -795,7 +770,7 @@ def stats_html(session: StaffSession, stats: Stats) -> str:
         ("Utile", stats.feedback_useful),
         ("Pas utile", stats.feedback_total - stats.feedback_useful),
     ]
-    feedback_section = _section(
+    feedback_section = Section(
         "Avis des habitants sur les réponses",
         "h-feedback",
         f"{fmt_percent(stats.feedback_ratio)} d’avis « utile » sur "
@@ -806,52 +781,64 @@ def stats_html(session: StaffSession, stats: Stats) -> str:
             [(label, n, str(n)) for label, n in feedback_rows],
             color=PALETTE[1],
         ),
-        _table("Avis des habitants", ["Avis", "Nombre"], feedback_rows),
+        Table("Avis des habitants", ["Avis", "Nombre"], feedback_rows),
     )
 
     def share(part: int, rate: float | None) -> str:
         return f"{fmt_percent(rate)} ({part} sur {stats.conversations})"
 
-    body = fill(
-        STATS,
+    by_channel = ", ".join(f"{channel_label(c)} {stats.channel_totals[c]}" for c in stats.channels)
+    summary = [
+        (
+            "Conversations",
+            f"{stats.conversations}" + (f" ({by_channel})" if stats.channels else ""),
+        ),
+        (
+            "Résolues sans agent",
+            share(stats.conversations - stats.with_handoff, stats.containment_rate),
+        ),
+        ("Transmises à un agent", share(stats.with_handoff, stats.handoff_rate)),
+        (
+            "Attente avant prise en charge",
+            f"médiane {fmt_duration(stats.wait_median_s)}, "
+            f"90e centile {fmt_duration(stats.wait_p90_s)}",
+        ),
+        ("Demandes de rappel", f"{stats.tickets_opened} ouvertes, {stats.tickets_closed} closes"),
+        (
+            "Questions sans réponse",
+            f"{stats.unanswered} sur "
+            f"{_count(sum(stats.kb_questions.values()), 'question', 'questions')}",
+        ),
+        (
+            "Avis « utile » des habitants",
+            f"{fmt_percent(stats.feedback_ratio)} "
+            f"({stats.feedback_useful} sur {stats.feedback_total})",
+        ),
+    ]
+    return render_page(
+        "stats.html",
+        session=session,
+        title="Statistiques",
+        active="stats",
         days=days,
         first=f"{stats.days[0]:%d/%m/%Y}",
         last=f"{stats.days[-1]:%d/%m/%Y}",
-        at=templates.fmt_datetime(stats.until),
-        periods=periods,
-        conversations=str(stats.conversations)
-        + (
-            " ("
-            + ", ".join(f"{channel_label(c)} {stats.channel_totals[c]}" for c in stats.channels)
-            + ")"
-            if stats.channels
-            else ""
-        ),
-        containment=share(stats.conversations - stats.with_handoff, stats.containment_rate),
-        handoff=share(stats.with_handoff, stats.handoff_rate),
-        waits=f"médiane {fmt_duration(stats.wait_median_s)}, "
-        f"90e centile {fmt_duration(stats.wait_p90_s)}",
-        tickets=f"{stats.tickets_opened} ouvertes, {stats.tickets_closed} closes",
-        unanswered=f"{stats.unanswered} sur "
-        f"{_count(sum(stats.kb_questions.values()), 'question', 'questions')}",
-        feedback=f"{fmt_percent(stats.feedback_ratio)} "
-        f"({stats.feedback_useful} sur {stats.feedback_total})",
+        computed_at=stats.until,
+        periods=ALLOWED_DAYS,
+        summary=summary,
         daily=daily_chart(stats),
         daily_table=daily_table,
-        sections=join(
-            [
-                handoff_section,
-                wait_section,
-                ticket_section,
-                intent_section,
-                article_section,
-                kb_section,
-                event_section,
-                feedback_section,
-            ]
-        ),
+        sections=[
+            handoff_section,
+            wait_section,
+            ticket_section,
+            intent_section,
+            article_section,
+            kb_section,
+            event_section,
+            feedback_section,
+        ],
     )
-    return templates.layout("Statistiques", body, session=session, active="stats")
 
 
 # --- handlers ---
