@@ -83,7 +83,7 @@ def _asset_version(name: str) -> str:
         return "0"
 
 
-ASSETS = {name: _asset_version(name) for name in ("admin.css", "admin.js")}
+ASSETS = {name: _asset_version(name) for name in ("staff.css", "admin.css", "admin.js")}
 
 
 # --- formatting (also the templates' filters) ---

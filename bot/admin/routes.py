@@ -17,7 +17,6 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,6 +41,7 @@ from bot.admin.pages import (
 from bot.admin.render import render_markdown
 from bot.admin.stats import stats_csv, stats_page
 from bot.admin.users import Role, StaffSession
+from bot.core.static import CSS, JS, StaticFiles
 from bot.core.text import fold as fold_accents
 from knowledge_base.articles import (
     MAX_BODY,
@@ -67,7 +67,6 @@ MAX_SUMMARY_CHARS = 500
 MAX_LEXICON_LINES = 5000
 MAX_EXPRESSION_CHARS = 200
 RESERVED_SLUGS = frozenset({"new"})
-STATIC_FILES = {"admin.css": "text/css", "admin.js": "text/javascript"}
 
 TEXT_FIELDS = (
     "slug",
@@ -982,23 +981,15 @@ async def api_preview(request: web.Request) -> web.StreamResponse:
     return web.json_response({"html": await asyncio.to_thread(render_markdown, body)})
 
 
+STATIC_FILES = StaticFiles(STATIC_DIR, {"staff.css": CSS, "admin.css": CSS, "admin.js": JS})
+
+
 @public
 async def static(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
-    if name not in STATIC_FILES:
-        raise web.HTTPNotFound()
-    response = web.FileResponse(Path(STATIC_DIR) / name)
-    response.content_type = STATIC_FILES[name]
-    response.headers["Cache-Control"] = "no-cache"  # revalidated (ETag), unlike pages
-    return response
+    return await STATIC_FILES.handler(request)
 
 
 # --- area middleware and routes ---
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-    "object-src 'none'"
-)
 HTTP_ERRORS = {
     400: ("Requête invalide", "La requête n’a pas pu être lue. Rechargez la page et réessayez."),
     404: ("Page introuvable", "Cette page n’existe pas ou plus."),
@@ -1020,7 +1011,8 @@ def _error_response(request: web.Request, status: int, title: str, message: str)
 
 @web.middleware
 async def area_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """French error pages, and headers every staff page gets (no caching, strict CSP)."""
+    """French error pages (the security headers, no caching included, are
+    bot/security/headers.py's)."""
     try:
         response = await handler(request)
     except PageError as exc:
@@ -1041,9 +1033,6 @@ async def area_middleware(request: web.Request, handler: Handler) -> web.StreamR
             "Une erreur inattendue s’est produite ; rien n’a été perdu de ce qui était déjà "
             "enregistré. Réessayez, et prévenez l’administrateur si elle persiste.",
         )
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 
 
