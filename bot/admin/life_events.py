@@ -18,10 +18,19 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.admin.auth import current_session, require_role
+from bot.admin.common import (
+    EDITORS,
+    EVERYONE,
+    PageError,
+    can_edit,
+    form_str,
+    html_response,
+    redirect,
+    search_key,
+)
 from bot.admin.context import admin_context
-from bot.admin.pages import Flash, error_page, render_page
-from bot.admin.users import Role, StaffSession
-from bot.core.text import fold
+from bot.admin.pages import Flash, render_page
+from bot.admin.users import StaffSession
 from knowledge_base.articles import Article
 from knowledge_base.event_store import MAX_EVENT_NAME
 from knowledge_base.life_events import LifeEvents
@@ -30,16 +39,8 @@ from knowledge_base.store import VersionConflict
 
 log = logging.getLogger(__name__)
 
-EDITORS = (Role.EDITOR, Role.ADMIN)
-EVERYONE = tuple(Role)
 MAX_POSITION = 999
 BASE = "/admin/life-events"
-
-
-class EventPageError(Exception):
-    def __init__(self, status: int, title: str, message: str) -> None:
-        super().__init__(f"{status} {title}")
-        self.status, self.title, self.message = status, title, message
 
 
 def event_url(tag: str, **query: str) -> str:
@@ -50,21 +51,8 @@ def clean_name(text: str) -> str:
     return " ".join(text.split())
 
 
-def _fold(text: str) -> str:
-    return " ".join(fold(text).casefold().split())
-
-
-def _redirect(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location})
-
-
-def _form_str(form: Mapping[str, Any], name: str) -> str:
-    value = form.get(name, "")
-    return value if isinstance(value, str) else ""
-
-
-def _not_found(tag: str) -> EventPageError:
-    return EventPageError(
+def _not_found(tag: str) -> PageError:
+    return PageError(
         404,
         "Moment de vie introuvable",
         f"Aucun article ne porte le moment de vie « {tag} » : il a peut-être été renommé "
@@ -83,7 +71,7 @@ def rename_error(name: str, tag: str, events: LifeEvents) -> str | None:
             "Nouveau nom : sans virgule (dans un article, les moments de vie sont séparés "
             "par des virgules)."
         )
-    taken = next((t for t in events.tags() if t != tag and _fold(t) == _fold(name)), None)
+    taken = next((t for t in events.tags() if t != tag and search_key(t) == search_key(name)), None)
     if taken is not None:
         return (
             f"Le moment de vie « {taken} » existe déjà : pour réunir les deux, utilisez "
@@ -100,7 +88,7 @@ def parse_positions(
     errors: list[str] = []
     keyed: list[tuple[int, int, str]] = []
     for index, slug in enumerate(slugs):
-        raw = _form_str(form, f"position-{slug}").strip()
+        raw = form_str(form, f"position-{slug}").strip()
         if not raw:
             position = index + 1
         elif raw.isdigit() and 1 <= int(raw) <= MAX_POSITION:
@@ -145,7 +133,7 @@ def list_page(
             "rows": _rows(tag, events, articles),
             "former": former.get(tag, ()),
         }
-        for tag in sorted(events.tags(), key=_fold)
+        for tag in sorted(events.tags(), key=search_key)
     ]
     return render_page(
         "life_events.html",
@@ -177,7 +165,7 @@ def event_page(
         tag=tag,
         rows=_rows(tag, events, articles),
         former=former,
-        others=[t for t in sorted(events.tags(), key=_fold) if t != tag],
+        others=[t for t in sorted(events.tags(), key=search_key) if t != tag],
         max_position=MAX_POSITION,
         max_name=MAX_EVENT_NAME,
         name=name,
@@ -200,14 +188,6 @@ def _flash(request: web.Request) -> Flash | None:
 
 
 # --- handlers ---
-def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html")
-
-
-def _can_edit(session: StaffSession) -> bool:
-    return session.user.has_role(frozenset(EDITORS))
-
-
 async def _state(
     request: web.Request,
 ) -> tuple[LifeEvents, dict[str, Article], dict[str, tuple[str, ...]]]:
@@ -236,17 +216,12 @@ async def _event_response(
         events=events,
         articles=articles,
         former=former.get(tag, ()),
-        can_edit=_can_edit(session),
+        can_edit=can_edit(request),
         errors=errors,
         name=name,
         flash=None if errors else _flash(request),
     )
-    return _html(page, status)
-
-
-def _error(request: web.Request, exc: EventPageError) -> web.Response:
-    page = error_page(exc.status, exc.title, exc.message, current_session(request))
-    return _html(page, exc.status)
+    return html_response(page, status)
 
 
 @require_role(*EVERYONE)
@@ -255,62 +230,54 @@ async def life_event_list(request: web.Request) -> web.StreamResponse:
     page = list_page(
         session=current_session(request), events=events, articles=articles, former=former
     )
-    return _html(page)
+    return html_response(page)
 
 
 @require_role(*EVERYONE)
 async def life_event_detail(request: web.Request) -> web.StreamResponse:
-    try:
-        return await _event_response(request, request.query.get("tag", ""))
-    except EventPageError as exc:
-        return _error(request, exc)
+    return await _event_response(request, request.query.get("tag", ""))
 
 
 async def _move(request: web.Request, merge: bool) -> web.StreamResponse:
     knowledge = admin_context(request).knowledge
     session = current_session(request)
     form = await request.post()
-    tag = _form_str(form, "tag")
-    try:
-        events = await knowledge.life_events_overview()
-        if events.event(tag) is None:
-            raise _not_found(tag)
-        if merge:
-            target = _form_str(form, "into")
-            if target == tag or events.event(target) is None:
-                return await _event_response(
-                    request,
-                    tag,
-                    errors=[f"Choisissez le moment de vie dans lequel fusionner « {tag} »."],
-                    status=422,
-                )
-            summary = f"moment de vie « {tag} » fusionné dans « {target} »"
-        else:
-            target = clean_name(_form_str(form, "name"))
-            if target == tag:
-                return _redirect(event_url(tag))
-            problem = rename_error(target, tag, events)
-            if problem is not None:
-                return await _event_response(
-                    request, tag, errors=[problem], name=target, status=422
-                )
-            summary = f"moment de vie « {tag} » renommé « {target} »"
-        try:
-            saved = await knowledge.move_life_event(tag, target, session.user.email, summary)
-        except LifeEventNotFound as exc:
-            raise _not_found(tag) from exc
-        except VersionConflict:
+    tag = form_str(form, "tag")
+    events = await knowledge.life_events_overview()
+    if events.event(tag) is None:
+        raise _not_found(tag)
+    if merge:
+        target = form_str(form, "into")
+        if target == tag or events.event(target) is None:
             return await _event_response(
                 request,
                 tag,
-                errors=[
-                    "Des articles de ce moment de vie ont été modifiés pendant l’opération : "
-                    "rien n’a été changé. Réessayez."
-                ],
-                status=409,
+                errors=[f"Choisissez le moment de vie dans lequel fusionner « {tag} »."],
+                status=422,
             )
-    except EventPageError as exc:
-        return _error(request, exc)
+        summary = f"moment de vie « {tag} » fusionné dans « {target} »"
+    else:
+        target = clean_name(form_str(form, "name"))
+        if target == tag:
+            return redirect(event_url(tag))
+        problem = rename_error(target, tag, events)
+        if problem is not None:
+            return await _event_response(request, tag, errors=[problem], name=target, status=422)
+        summary = f"moment de vie « {tag} » renommé « {target} »"
+    try:
+        saved = await knowledge.move_life_event(tag, target, session.user.email, summary)
+    except LifeEventNotFound as exc:
+        raise _not_found(tag) from exc
+    except VersionConflict:
+        return await _event_response(
+            request,
+            tag,
+            errors=[
+                "Des articles de ce moment de vie ont été modifiés pendant l’opération : "
+                "rien n’a été changé. Réessayez."
+            ],
+            status=409,
+        )
     log.info(
         "life event %r %s %r by staff user %s (%d articles)",
         tag,
@@ -320,7 +287,7 @@ async def _move(request: web.Request, merge: bool) -> web.StreamResponse:
         len(saved),
     )
     code = "merged" if merge else "renamed"
-    return _redirect(event_url(target, msg=code, n=str(len(saved))))
+    return redirect(event_url(target, msg=code, n=str(len(saved))))
 
 
 @require_role(*EDITORS)
@@ -338,25 +305,22 @@ async def life_event_order(request: web.Request) -> web.StreamResponse:
     knowledge = admin_context(request).knowledge
     session = current_session(request)
     form = await request.post()
-    tag = _form_str(form, "tag")
+    tag = form_str(form, "tag")
+    events, articles, _ = await _state(request)
+    if events.event(tag) is None:
+        raise _not_found(tag)
+    slugs = events.articles(tag)
+    order, errors = parse_positions(
+        form, slugs, {s: articles[s].title for s in slugs if s in articles}
+    )
+    if errors:
+        return await _event_response(request, tag, errors=errors, status=422)
     try:
-        events, articles, _ = await _state(request)
-        if events.event(tag) is None:
-            raise _not_found(tag)
-        slugs = events.articles(tag)
-        order, errors = parse_positions(
-            form, slugs, {s: articles[s].title for s in slugs if s in articles}
-        )
-        if errors:
-            return await _event_response(request, tag, errors=errors, status=422)
-        try:
-            await knowledge.set_life_event_order(tag, order, session.user.email)
-        except LifeEventNotFound as exc:
-            raise _not_found(tag) from exc
-    except EventPageError as exc:
-        return _error(request, exc)
+        await knowledge.set_life_event_order(tag, order, session.user.email)
+    except LifeEventNotFound as exc:
+        raise _not_found(tag) from exc
     log.info("life event %r reordered by staff user %s", tag, session.user.id)
-    return _redirect(event_url(tag, msg="ordered"))
+    return redirect(event_url(tag, msg="ordered"))
 
 
 def setup_life_event_routes(router: web.UrlDispatcher) -> None:
