@@ -4,7 +4,6 @@ without an answer."""
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,19 +13,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.admin.auth import current_session, require_role
-from bot.admin.common import (
-    EVERYONE,
-    can_edit,
-    html_response,
-)
+from bot.admin.common import EVERYONE, can_edit, html_response
 from bot.admin.context import admin_context
 from bot.admin.pages import render_page
-from knowledge_base.articles import (
-    MAX_TITLE,
-)
+from knowledge_base.articles import MAX_TITLE
 from knowledge_base.service import RankedArticle
-
-log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -17,13 +16,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.admin.auth import current_session, require_role
-from bot.admin.common import (
-    EDITORS,
-    form_str,
-    html_response,
-    newlines,
-    search_key,
-)
+from bot.admin.common import EDITORS, form_str, html_response, newlines, search_key
 from bot.admin.context import admin_context
 from bot.admin.diff import diff_html
 from bot.admin.pages import Flash, Markup, render_page
@@ -37,8 +30,6 @@ from knowledge_base.articles import (
     replaces_of,
 )
 from knowledge_base.store import articles
-
-log = logging.getLogger(__name__)
 
 MAX_SUMMARY_CHARS = 500
 TEXT_FIELDS = (

@@ -36,12 +36,7 @@ from bot.admin.common import (
 from bot.admin.context import admin_context
 from bot.admin.pages import FIELD_LABELS, STATUS_LABELS, Markup, render_page
 from bot.admin.render import render_markdown
-from knowledge_base.articles import (
-    MAX_TITLE,
-    Article,
-    ArticleError,
-    Status,
-)
+from knowledge_base.articles import MAX_TITLE, Article, ArticleError, Status
 from knowledge_base.markdown_io import to_markdown
 from knowledge_base.sources import is_imported, with_hidden
 from knowledge_base.store import ArticleNotFound, VersionConflict, same_content
