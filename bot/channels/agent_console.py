@@ -22,7 +22,8 @@ The session is checked again before every frame and every SESSION_RECHECK_S:
 a console whose session ended (signed out, expired, account deactivated or its
 role changed, here or from another process) is closed with code 4401.
 The page's script and stylesheet are served from /agent/static/ (those two
-files only), to the same roles.
+files only, bot/core/static.py), to the same roles; the CSS both staff front ends
+share is /admin/static/staff.css. Headers, the CSP included: bot/security/headers.py.
 """
 
 from __future__ import annotations
