@@ -10,7 +10,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from rasa_sdk.executor import ActionExecutor
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,6 +26,7 @@ from bot.conversation.rasa_client import RasaClient
 from bot.conversation.service import ConversationService
 from bot.conversation.understanding import Understanding
 from bot.core.db import create_engine
+from bot.core.static import CSS, HTML, JS, StaticFiles
 from bot.domain.reports import ReportService
 from bot.domain.town import town_info
 from bot.notifications.compose import Notifier
@@ -50,6 +50,11 @@ from voice.channel import PhoneChannel, PhoneDependencies
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
+WIDGET_FILES = StaticFiles(
+    STATIC_DIR,
+    {"widget.js": JS, "widget.css": CSS, "demo.js": JS, "demo.css": CSS, "index.html": HTML},
+    cache_control=None,  # cached by the towns' visitors as the browser sees fit
+)
 OPENAPI_FILE = Path(__file__).parent / "web" / "openapi.yaml"
 # Public routes take small JSON bodies only.
 MAX_PUBLIC_REQUEST_BYTES = 64 * 1024
@@ -247,19 +252,11 @@ class Services:
 CORS_PREFIX = "/api/chat/"
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
-
-
 def create_public_app(services: Services) -> web.Application:
     origins = OriginPolicy(services.settings.security.allowed_origins)
     app = web.Application(
         client_max_size=MAX_PUBLIC_REQUEST_BYTES,
-        middlewares=[observe, security_headers, origins.middleware()],
+        middlewares=[observe, origins.middleware()],
     )
     # Every response, including errors raised before a handler: see bot/security/headers.py.
     app.on_response_prepare.append(add_security_headers)
@@ -317,7 +314,8 @@ def create_public_app(services: Services) -> web.Application:
         return web.FileResponse(OPENAPI_FILE, headers={"Content-Type": "application/yaml"})
 
     app.router.add_get("/api/openapi.yaml", openapi)
-    app.router.add_static("/static/", STATIC_DIR)
+    # The widget's files, loaded by the towns' sites (and the demo page's).
+    app.router.add_get("/static/{name}", WIDGET_FILES.handler)
     auth = register_admin(
         app,
         services.engine,

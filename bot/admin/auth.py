@@ -35,7 +35,7 @@ from urllib.parse import urlencode, urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.admin import templates
+from bot.admin.pages import ROLE_LABELS, Flash, error_page, render_page
 from bot.admin.users import Role, StaffSession, UserStore, hash_token
 from bot.security.limits import RateLimiter, client_address, networks
 from bot.settings import RateLimit
@@ -228,7 +228,7 @@ class ErrorRenderer(Protocol):
 
 def default_error_page(request: web.Request, status: int, title: str, message: str) -> web.Response:
     return web.Response(
-        text=templates.error_page(status, title, message, request.get(STAFF_SESSION)),
+        text=error_page(status, title, message, request.get(STAFF_SESSION)),
         status=status,
         content_type="text/html",
     )
@@ -330,7 +330,7 @@ class StaffAuth:
 
     def _forbidden(self, request: web.Request) -> web.Response:
         session = request.get(STAFF_SESSION)
-        role = templates.ROLE_LABELS[session.user.role] if session else ""
+        role = ROLE_LABELS[session.user.role] if session else ""
         message = (
             f"Votre rôle ({role}) ne permet pas d’accéder à cette page ou de faire cette action."
             if role
@@ -374,12 +374,19 @@ class StaffAuth:
         email: str = "",
         error: str = "",
         status: int = 200,
-        notice: templates.Flash | None = None,
+        notice: Flash | None = None,
     ) -> web.Response:
         response = web.Response(status=status, content_type="text/html")
         token = self._login_csrf(request, response)
-        response.text = templates.login_page(
-            csrf=token, next_url=next_url, email=email, error=error, notice=notice
+        response.text = render_page(
+            "login.html",
+            session=None,
+            title="Connexion",
+            flash=notice,
+            csrf=token,
+            next_url=next_url,
+            email=email,
+            error=error,
         )
         return response
 
@@ -389,7 +396,7 @@ class StaffAuth:
             return web.Response(status=303, headers={"Location": next_url})
         notice = None
         if request.query.get("msg") == "logout":
-            notice = templates.Flash("info", "Vous êtes déconnecté.")
+            notice = Flash("info", "Vous êtes déconnecté.")
         return self._login_response(request, next_url=next_url, notice=notice)
 
     async def login(self, request: web.Request) -> web.StreamResponse:

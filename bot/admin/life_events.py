@@ -17,12 +17,20 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from bot.admin import templates
 from bot.admin.auth import current_session, require_role
+from bot.admin.common import (
+    EDITORS,
+    EVERYONE,
+    PageError,
+    can_edit,
+    form_str,
+    html_response,
+    redirect,
+    search_key,
+)
 from bot.admin.context import admin_context
-from bot.admin.templates import Flash, Markup, fill, join, status_badge
-from bot.admin.users import Role, StaffSession
-from bot.core.text import fold
+from bot.admin.pages import Flash, render_page
+from bot.admin.users import StaffSession
 from knowledge_base.articles import Article
 from knowledge_base.event_store import MAX_EVENT_NAME
 from knowledge_base.life_events import LifeEvents
@@ -31,16 +39,8 @@ from knowledge_base.store import VersionConflict
 
 log = logging.getLogger(__name__)
 
-EDITORS = (Role.EDITOR, Role.ADMIN)
-EVERYONE = tuple(Role)
 MAX_POSITION = 999
 BASE = "/admin/life-events"
-
-
-class EventPageError(Exception):
-    def __init__(self, status: int, title: str, message: str) -> None:
-        super().__init__(f"{status} {title}")
-        self.status, self.title, self.message = status, title, message
 
 
 def event_url(tag: str, **query: str) -> str:
@@ -51,21 +51,8 @@ def clean_name(text: str) -> str:
     return " ".join(text.split())
 
 
-def _fold(text: str) -> str:
-    return " ".join(fold(text).casefold().split())
-
-
-def _redirect(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location})
-
-
-def _form_str(form: Mapping[str, Any], name: str) -> str:
-    value = form.get(name, "")
-    return value if isinstance(value, str) else ""
-
-
-def _not_found(tag: str) -> EventPageError:
-    return EventPageError(
+def _not_found(tag: str) -> PageError:
+    return PageError(
         404,
         "Moment de vie introuvable",
         f"Aucun article ne porte le moment de vie « {tag} » : il a peut-être été renommé "
@@ -84,7 +71,7 @@ def rename_error(name: str, tag: str, events: LifeEvents) -> str | None:
             "Nouveau nom : sans virgule (dans un article, les moments de vie sont séparés "
             "par des virgules)."
         )
-    taken = next((t for t in events.tags() if t != tag and _fold(t) == _fold(name)), None)
+    taken = next((t for t in events.tags() if t != tag and search_key(t) == search_key(name)), None)
     if taken is not None:
         return (
             f"Le moment de vie « {taken} » existe déjà : pour réunir les deux, utilisez "
@@ -101,7 +88,7 @@ def parse_positions(
     errors: list[str] = []
     keyed: list[tuple[int, int, str]] = []
     for index, slug in enumerate(slugs):
-        raw = _form_str(form, f"position-{slug}").strip()
+        raw = form_str(form, f"position-{slug}").strip()
         if not raw:
             position = index + 1
         elif raw.isdigit() and 1 <= int(raw) <= MAX_POSITION:
@@ -132,42 +119,6 @@ def _rows(tag: str, events: LifeEvents, articles: Mapping[str, Article]) -> list
     ]
 
 
-def _count(rows: Sequence[EventRow]) -> str:
-    published = sum(r.status == "published" for r in rows)
-    total = f"{len(rows)} article{'s' if len(rows) > 1 else ''}"
-    return f"{total}, dont {published} publié{'s' if published > 1 else ''}"
-
-
-LIST = """<h1>Moments de vie</h1>
-<p>Un moment de vie (« je déménage », « un proche est décédé »…) réunit les démarches
-qu’il entraîne. Ils viennent des articles : le champ « Événements de vie » de chaque
-article. Quand un habitant en parle, le bot propose les articles publiés du moment de vie,
-dans l’ordre ci-dessous.</p>
-<p class="count" role="status">$count</p>
-$events"""
-
-LIST_EVENT = """<section class="life-event" aria-labelledby="$id">
-<h2 id="$id"><a href="$url">$tag</a></h2>
-<p class="muted">$count$former</p>
-<ol>$items</ol>
-</section>"""
-
-
-def _former(former: Sequence[str]) -> Markup:
-    if not former:
-        return Markup("")
-    return fill(" — anciens noms : $names", names=", ".join(f"« {n} »" for n in former))
-
-
-def _article_item(row: EventRow) -> Markup:
-    return fill(
-        '<li><a href="/admin/articles/$slug">$title</a> $badge</li>',
-        slug=row.slug,
-        title=row.title,
-        badge=status_badge(row.status),
-    )
-
-
 def list_page(
     *,
     session: StaffSession,
@@ -175,95 +126,22 @@ def list_page(
     articles: Mapping[str, Article],
     former: Mapping[str, Sequence[str]],
 ) -> str:
-    tags = sorted(events.tags(), key=_fold)
-    sections = []
-    for number, tag in enumerate(tags, 1):
-        rows = _rows(tag, events, articles)
-        sections.append(
-            fill(
-                LIST_EVENT,
-                id=f"event-{number}",
-                url=event_url(tag),
-                tag=tag,
-                count=_count(rows),
-                former=_former(former.get(tag, ())),
-                items=join(_article_item(r) for r in rows),
-            )
-        )
-    body = fill(
-        LIST,
-        count=f"{len(tags)} moment{'s' if len(tags) > 1 else ''} de vie",
-        events=join(sections)
-        if sections
-        else Markup('<p class="empty">Aucun article ne porte de moment de vie pour le moment.</p>'),
+    shown = [
+        {
+            "tag": tag,
+            "url": event_url(tag),
+            "rows": _rows(tag, events, articles),
+            "former": former.get(tag, ()),
+        }
+        for tag in sorted(events.tags(), key=search_key)
+    ]
+    return render_page(
+        "life_events.html",
+        session=session,
+        title="Moments de vie",
+        active="life-events",
+        events=shown,
     )
-    return templates.layout("Moments de vie", body, session=session, active="life-events")
-
-
-EVENT = """<p><a href="/admin/life-events">← Tous les moments de vie</a></p>
-<h1>Moment de vie « $tag »</h1>
-<p class="muted">$count$former</p>
-$errors
-<section aria-labelledby="h-order">
-<h2 id="h-order">Ordre des articles</h2>
-$order
-</section>
-$edit"""
-
-ORDER_FORM = """<p class="hint" id="order-hint">Le bot propose les articles dans cet ordre :
-ce qu’il faut faire d’abord, et les démarches à délai (une naissance se déclare dans les
-5 jours), en premier. Seuls les articles publiés sont proposés. Changez les numéros, puis
-enregistrez.</p>
-<form method="post" action="/admin/life-events/order" class="stack">
-$csrf
-<input type="hidden" name="tag" value="$tag">
-<div class="table-wrap"><table class="data">
-<caption class="sr-only">Articles du moment de vie, dans l’ordre proposé</caption>
-<thead><tr><th scope="col">Position</th><th scope="col">Article</th>
-<th scope="col">Statut</th></tr></thead>
-<tbody>$rows</tbody></table></div>
-<div class="form-actions"><button type="submit" class="btn">Enregistrer l’ordre</button></div>
-</form>"""
-
-ORDER_ROW = """<tr><td><label class="sr-only" for="$id">Position de « $title »</label>
-<input type="number" id="$id" name="position-$slug" value="$position" min="1" max="$max"
- inputmode="numeric" class="input-small" aria-describedby="order-hint"></td>
-<td><a href="/admin/articles/$slug">$title</a><br><code class="slug">$slug</code></td>
-<td>$badge</td></tr>"""
-
-EDIT = """<section aria-labelledby="h-rename">
-<h2 id="h-rename">Renommer</h2>
-<p class="hint" id="rename-hint">Le nouveau nom remplace l’ancien dans chaque article (une
-nouvelle version de chacun, visible dans son historique). L’ancien nom reste compris par
-le bot.</p>
-<form method="post" action="/admin/life-events/rename" class="stack">
-$csrf
-<input type="hidden" name="tag" value="$tag">
-<div class="field">
-<label for="f-name">Nouveau nom</label>
-<input type="text" id="f-name" name="name" value="$name" maxlength="$max" required
- aria-describedby="rename-hint">
-</div>
-<div class="form-actions"><button type="submit" class="btn">Renommer</button></div>
-</form>
-</section>
-<section aria-labelledby="h-merge">
-<h2 id="h-merge">Fusionner dans un autre moment de vie</h2>
-<p class="hint" id="merge-hint">Les articles de « $tag » rejoignent le moment de vie
-choisi, après les siens ; « $tag » disparaît de la liste mais reste compris par le bot.</p>
-$merge
-</section>"""
-
-MERGE_FORM = """<form method="post" action="/admin/life-events/merge" class="stack">
-$csrf
-<input type="hidden" name="tag" value="$tag">
-<div class="field">
-<label for="f-into">Fusionner dans</label>
-<select id="f-into" name="into" required aria-describedby="merge-hint">
-<option value="">— choisir —</option>$options</select>
-</div>
-<div class="form-actions"><button type="submit" class="btn">Fusionner</button></div>
-</form>"""
 
 
 def event_page(
@@ -278,68 +156,21 @@ def event_page(
     name: str | None = None,
     flash: Flash | None = None,
 ) -> str:
-    rows = _rows(tag, events, articles)
-    csrf = fill('<input type="hidden" name="csrf_token" value="$t">', t=session.csrf_token)
-    if can_edit:
-        order = fill(
-            ORDER_FORM,
-            csrf=csrf,
-            tag=tag,
-            rows=join(
-                fill(
-                    ORDER_ROW,
-                    id=f"pos-{i}",
-                    slug=r.slug,
-                    title=r.title,
-                    position=i,
-                    max=MAX_POSITION,
-                    badge=status_badge(r.status),
-                )
-                for i, r in enumerate(rows, 1)
-            ),
-        )
-        others = [t for t in sorted(events.tags(), key=_fold) if t != tag]
-        merge = (
-            fill(
-                MERGE_FORM,
-                csrf=csrf,
-                tag=tag,
-                options=join(fill('<option value="$t">$t</option>', t=t) for t in others),
-            )
-            if others
-            else Markup('<p class="empty">Aucun autre moment de vie.</p>')
-        )
-        edit = fill(
-            EDIT,
-            csrf=csrf,
-            tag=tag,
-            name=tag if name is None else name,
-            max=MAX_EVENT_NAME,
-            merge=merge,
-        )
-    else:
-        order = fill("<ol>$items</ol>", items=join(_article_item(r) for r in rows))
-        edit = Markup("")
-    errors_html = (
-        fill(
-            '<div class="alert alert-error" role="alert" id="erreurs" tabindex="-1">'
-            "<h2>Rien n’a été modifié</h2><ul>$items</ul></div>",
-            items=join(fill("<li>$m</li>", m=m) for m in errors),
-        )
-        if errors
-        else Markup("")
-    )
-    body = fill(
-        EVENT,
+    return render_page(
+        "life_event.html",
+        session=session,
+        title=f"Moment de vie « {tag} »",
+        active="life-events",
+        flash=flash,
         tag=tag,
-        count=_count(rows),
-        former=_former(former),
-        errors=errors_html,
-        order=order,
-        edit=edit,
-    )
-    return templates.layout(
-        f"Moment de vie « {tag} »", body, session=session, active="life-events", flash=flash
+        rows=_rows(tag, events, articles),
+        former=former,
+        others=[t for t in sorted(events.tags(), key=search_key) if t != tag],
+        max_position=MAX_POSITION,
+        max_name=MAX_EVENT_NAME,
+        name=name,
+        errors=errors,
+        can_edit=can_edit,
     )
 
 
@@ -357,14 +188,6 @@ def _flash(request: web.Request) -> Flash | None:
 
 
 # --- handlers ---
-def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html")
-
-
-def _can_edit(session: StaffSession) -> bool:
-    return session.user.has_role(frozenset(EDITORS))
-
-
 async def _state(
     request: web.Request,
 ) -> tuple[LifeEvents, dict[str, Article], dict[str, tuple[str, ...]]]:
@@ -393,17 +216,12 @@ async def _event_response(
         events=events,
         articles=articles,
         former=former.get(tag, ()),
-        can_edit=_can_edit(session),
+        can_edit=can_edit(request),
         errors=errors,
         name=name,
         flash=None if errors else _flash(request),
     )
-    return _html(page, status)
-
-
-def _error(request: web.Request, exc: EventPageError) -> web.Response:
-    page = templates.error_page(exc.status, exc.title, exc.message, current_session(request))
-    return _html(page, exc.status)
+    return html_response(page, status)
 
 
 @require_role(*EVERYONE)
@@ -412,62 +230,54 @@ async def life_event_list(request: web.Request) -> web.StreamResponse:
     page = list_page(
         session=current_session(request), events=events, articles=articles, former=former
     )
-    return _html(page)
+    return html_response(page)
 
 
 @require_role(*EVERYONE)
 async def life_event_detail(request: web.Request) -> web.StreamResponse:
-    try:
-        return await _event_response(request, request.query.get("tag", ""))
-    except EventPageError as exc:
-        return _error(request, exc)
+    return await _event_response(request, request.query.get("tag", ""))
 
 
 async def _move(request: web.Request, merge: bool) -> web.StreamResponse:
     knowledge = admin_context(request).knowledge
     session = current_session(request)
     form = await request.post()
-    tag = _form_str(form, "tag")
-    try:
-        events = await knowledge.life_events_overview()
-        if events.event(tag) is None:
-            raise _not_found(tag)
-        if merge:
-            target = _form_str(form, "into")
-            if target == tag or events.event(target) is None:
-                return await _event_response(
-                    request,
-                    tag,
-                    errors=[f"Choisissez le moment de vie dans lequel fusionner « {tag} »."],
-                    status=422,
-                )
-            summary = f"moment de vie « {tag} » fusionné dans « {target} »"
-        else:
-            target = clean_name(_form_str(form, "name"))
-            if target == tag:
-                return _redirect(event_url(tag))
-            problem = rename_error(target, tag, events)
-            if problem is not None:
-                return await _event_response(
-                    request, tag, errors=[problem], name=target, status=422
-                )
-            summary = f"moment de vie « {tag} » renommé « {target} »"
-        try:
-            saved = await knowledge.move_life_event(tag, target, session.user.email, summary)
-        except LifeEventNotFound as exc:
-            raise _not_found(tag) from exc
-        except VersionConflict:
+    tag = form_str(form, "tag")
+    events = await knowledge.life_events_overview()
+    if events.event(tag) is None:
+        raise _not_found(tag)
+    if merge:
+        target = form_str(form, "into")
+        if target == tag or events.event(target) is None:
             return await _event_response(
                 request,
                 tag,
-                errors=[
-                    "Des articles de ce moment de vie ont été modifiés pendant l’opération : "
-                    "rien n’a été changé. Réessayez."
-                ],
-                status=409,
+                errors=[f"Choisissez le moment de vie dans lequel fusionner « {tag} »."],
+                status=422,
             )
-    except EventPageError as exc:
-        return _error(request, exc)
+        summary = f"moment de vie « {tag} » fusionné dans « {target} »"
+    else:
+        target = clean_name(form_str(form, "name"))
+        if target == tag:
+            return redirect(event_url(tag))
+        problem = rename_error(target, tag, events)
+        if problem is not None:
+            return await _event_response(request, tag, errors=[problem], name=target, status=422)
+        summary = f"moment de vie « {tag} » renommé « {target} »"
+    try:
+        saved = await knowledge.move_life_event(tag, target, session.user.email, summary)
+    except LifeEventNotFound as exc:
+        raise _not_found(tag) from exc
+    except VersionConflict:
+        return await _event_response(
+            request,
+            tag,
+            errors=[
+                "Des articles de ce moment de vie ont été modifiés pendant l’opération : "
+                "rien n’a été changé. Réessayez."
+            ],
+            status=409,
+        )
     log.info(
         "life event %r %s %r by staff user %s (%d articles)",
         tag,
@@ -477,7 +287,7 @@ async def _move(request: web.Request, merge: bool) -> web.StreamResponse:
         len(saved),
     )
     code = "merged" if merge else "renamed"
-    return _redirect(event_url(target, msg=code, n=str(len(saved))))
+    return redirect(event_url(target, msg=code, n=str(len(saved))))
 
 
 @require_role(*EDITORS)
@@ -495,25 +305,22 @@ async def life_event_order(request: web.Request) -> web.StreamResponse:
     knowledge = admin_context(request).knowledge
     session = current_session(request)
     form = await request.post()
-    tag = _form_str(form, "tag")
+    tag = form_str(form, "tag")
+    events, articles, _ = await _state(request)
+    if events.event(tag) is None:
+        raise _not_found(tag)
+    slugs = events.articles(tag)
+    order, errors = parse_positions(
+        form, slugs, {s: articles[s].title for s in slugs if s in articles}
+    )
+    if errors:
+        return await _event_response(request, tag, errors=errors, status=422)
     try:
-        events, articles, _ = await _state(request)
-        if events.event(tag) is None:
-            raise _not_found(tag)
-        slugs = events.articles(tag)
-        order, errors = parse_positions(
-            form, slugs, {s: articles[s].title for s in slugs if s in articles}
-        )
-        if errors:
-            return await _event_response(request, tag, errors=errors, status=422)
-        try:
-            await knowledge.set_life_event_order(tag, order, session.user.email)
-        except LifeEventNotFound as exc:
-            raise _not_found(tag) from exc
-    except EventPageError as exc:
-        return _error(request, exc)
+        await knowledge.set_life_event_order(tag, order, session.user.email)
+    except LifeEventNotFound as exc:
+        raise _not_found(tag) from exc
     log.info("life event %r reordered by staff user %s", tag, session.user.id)
-    return _redirect(event_url(tag, msg="ordered"))
+    return redirect(event_url(tag, msg="ordered"))
 
 
 def setup_life_event_routes(router: web.UrlDispatcher) -> None:

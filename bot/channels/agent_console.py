@@ -22,7 +22,8 @@ The session is checked again before every frame and every SESSION_RECHECK_S:
 a console whose session ended (signed out, expired, account deactivated or its
 role changed, here or from another process) is closed with code 4401.
 The page's script and stylesheet are served from /agent/static/ (those two
-files only), to the same roles.
+files only, bot/core/static.py), to the same roles; the CSS both staff front ends
+share is /admin/static/staff.css. Headers, the CSP included: bot/security/headers.py.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from bot.conversation.handoff_events import (
 )
 from bot.conversation.rasa_client import RasaClient
 from bot.conversation.service import ConversationService
+from bot.core.static import CSS, JS, StaticFiles
 from bot.domain.reports import CATEGORIES, ReportService
 from bot.storage.reports import REPORT_STATUSES, StoredReport
 from knowledge_base.service import KnowledgeBase
@@ -60,15 +62,8 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web" / "agent"
 PAGE = WEB_DIR / "console.html"
 # The only files /agent/static/ serves (no directory listing, no other file).
-STATIC_FILES = {"console.js": "text/javascript", "console.css": "text/css"}
+STATIC_FILES = StaticFiles(WEB_DIR, {"console.js": JS, "console.css": CSS})
 MAX_AGENT_TEXT = 4000
-# Same policy as the /admin pages: own scripts and styles only, no framing.
-# CSP Level 3 lets 'self' cover ws:/wss: to the page's own host.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-    "object-src 'none'"
-)
 AGENT_ROLES = frozenset({Role.AGENT, Role.ADMIN})
 # How often an idle console's session is checked again (frames are checked each).
 SESSION_RECHECK_S = 5.0
@@ -157,22 +152,13 @@ class AgentConsole:
                 await ws.close(code=SESSION_ENDED, message=b"session ended")
 
     async def page(self, request: web.Request) -> web.StreamResponse:
+        # Its CSP and other headers: bot/security/headers.py, like every page.
         response = web.FileResponse(PAGE)
         response.content_type = "text/html"
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Frame-Options"] = "DENY"
         return response
 
     async def static(self, request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]
-        if name not in STATIC_FILES:
-            raise web.HTTPNotFound()
-        response = web.FileResponse(WEB_DIR / name)
-        response.content_type = STATIC_FILES[name]
-        response.charset = "utf-8"
-        response.headers["Cache-Control"] = "no-cache"  # revalidated (ETag)
-        return response
+        return await STATIC_FILES.handler(request)
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         if not _same_origin(request):

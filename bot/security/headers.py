@@ -1,16 +1,18 @@
-"""Security headers on every response of the public app (pages, API, errors, WebSockets).
+"""Security headers on every response of the public app (pages, API, errors, WebSockets):
+the one place that writes them, the Content-Security-Policy included.
 
 Sent from `on_response_prepare`, so responses made from exceptions (404, 405,
-413...) and file responses get them too. Headers already set by an area (the
-/admin and /agent pages set their own CSP) are kept.
+413...), file responses and the staff areas' sub-apps (/admin, /agent) get them
+too. A header a handler set itself is kept.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-# The demo page and the widget's files: own scripts and styles only, no inline
-# code, network to this origin only (CSP Level 3 lets 'self' cover ws:/wss:).
+# Every page (the demo page, the staff pages, the agent console) and the files they load:
+# own scripts and styles only, no inline code, network to this origin only (CSP Level 3
+# lets 'self' cover ws:/wss: to the page's own host), no framing.
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -21,12 +23,19 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 API_PREFIXES = ("/api/", "/ws", "/healthz", "/readyz", "/metrics")
 # The widget's script and stylesheet are loaded by the towns' own sites.
 CROSS_ORIGIN_PREFIXES = ("/static/", "/api/chat/")
+# The staff areas: pages and answers are never stored by a browser or a proxy (their
+# static files say "no-cache" themselves: revalidated, not stored stale).
+STAFF_PREFIXES = ("/admin", "/agent")
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
 def _is_https(request: web.BaseRequest) -> bool:
     forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
     return request.secure or forwarded == "https"
+
+
+def _is_staff(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in STAFF_PREFIXES)
 
 
 async def add_security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
@@ -45,5 +54,7 @@ async def add_security_headers(request: web.BaseRequest, response: web.StreamRes
         "Cross-Origin-Resource-Policy",
         "cross-origin" if request.path.startswith(CROSS_ORIGIN_PREFIXES) else "same-origin",
     )
+    if _is_staff(request.path):
+        headers.setdefault("Cache-Control", "no-store")
     if _is_https(request):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
+from bot.admin.diff import diff_html
+from bot.admin.pages import ENV, Markup
 from bot.admin.render import render_markdown
-from bot.admin.templates import Markup, diff_html, fill
 
 
 def tags(html: str) -> set[str]:
@@ -133,5 +134,6 @@ def test_diff_escapes_text_and_marks_changes() -> None:
 
 
 def test_templates_escape_every_value_but_markup() -> None:
-    out = fill("<p>$a $b</p>", a='<img src=x onerror="1">', b=Markup("<em>ok</em>"))
+    template = ENV.from_string("<p>{{ a }} {{ b }}</p>")
+    out = template.render(a='<img src=x onerror="1">', b=Markup("<em>ok</em>"))
     assert out == "<p>&lt;img src=x onerror=&quot;1&quot;&gt; <em>ok</em></p>"
