@@ -12,6 +12,21 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_SLUG = 120
 MAX_TITLE = 1000
 MAX_BODY = 100_000
+# The fields an Article has in its front matter (anything else goes to `extra`); the
+# staff editor's form fields are these plus its own (bot/admin/articles/form.py).
+ARTICLE_FIELDS = (
+    "slug",
+    "title",
+    "category",
+    "tags",
+    "synonyms",
+    "life_events",
+    "service",
+    "contact",
+    "url",
+    "updated",
+    "status",
+)
 MAX_LIST_ITEMS = 50
 # Front-matter field: headings of sections that are alternative cases ("Pour un
 # adulte", "Pour un mineur"); when the best section is the one above them, the
@@ -107,20 +122,7 @@ def article_from_fields(fields: dict[str, Any], body: str) -> Article:
     url = str(fields.get("url") or "").strip()
     if url and not re.match(r"^https?://\S+$", url):
         raise ArticleError(f"'url' must be an http(s) address, got {url!r}")
-    known = {
-        "slug",
-        "title",
-        "category",
-        "tags",
-        "synonyms",
-        "life_events",
-        "service",
-        "contact",
-        "url",
-        "updated",
-        "status",
-        "version",
-    }
+    known = {*ARTICLE_FIELDS, "version"}
     return Article(
         slug=slug,
         title=title,

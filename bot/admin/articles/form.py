@@ -22,6 +22,7 @@ from bot.admin.diff import diff_html
 from bot.admin.pages import Flash, Markup, render_page
 from bot.admin.render import render_markdown
 from knowledge_base.articles import (
+    ARTICLE_FIELDS,
     MAX_BODY,
     MAX_TITLE,
     REPLACES_FIELD,
@@ -32,22 +33,9 @@ from knowledge_base.articles import (
 from knowledge_base.store import articles
 
 MAX_SUMMARY_CHARS = 500
-TEXT_FIELDS = (
-    "slug",
-    "title",
-    "category",
-    "tags",
-    "synonyms",
-    "life_events",
-    "replaces",
-    "service",
-    "contact",
-    "url",
-    "updated",
-    "status",
-    "body",
-    "summary",
-)
+# The article's own fields, then what only the editor has: the national fiches an
+# article replaces (kept in `extra`), the body and the change summary.
+TEXT_FIELDS = (*ARTICLE_FIELDS, "replaces", "body", "summary")
 LIST_FIELDS = ("tags", "synonyms", "life_events", "replaces")
 
 
