@@ -24,6 +24,10 @@ role changed, here or from another process) is closed with code 4401.
 The page's script and stylesheet are served from /agent/static/ (those two
 files only, bot/core/static.py), to the same roles; the CSS both staff front ends
 share is /admin/static/staff.css. Headers, the CSP included: bot/security/headers.py.
+
+One module (about 420 lines), as each Rasa connector is one file: the frames above
+and their handlers are the channel's whole wire protocol; what they do is in the
+services they call (handoff, reports, tickets, knowledge base).
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ with its context (in order: bot/conversation/handoff_tracker.py).
 
 What the service tells open connections (queue, agent joined, messages...) are typed
 events (bot/conversation/handoff_events.py); each channel renders them.
+
+One module (about 410 lines): the life of a handoff (queue, claim, relay, hand back,
+close, requeue after a restart) is one state machine over one table; the events and
+the tracker chaining already live beside it.
 """
 
 from __future__ import annotations
