@@ -325,9 +325,26 @@ def _phone_key(compact: str) -> str:
     return compact
 
 
+def _iban_check_digits_ok(compact: str) -> bool:
+    """ISO 13616: the country and check digits moved to the end, letters as 10..35,
+    the number is 1 modulo 97."""
+    digits = "".join(str(int(c, 36)) for c in compact[4:] + compact[:4])
+    return int(digits) % 97 == 1
+
+
+def _is_iban(candidate: str) -> bool:
+    """Written the way people write an IBAN (capitals, or grouped), it is masked even
+    with a typo in it. A bare lower-case run is masked only when its check digits are
+    right: SIP Call-IDs and hashes ("fa64ff49d4e757e2") have the IBAN's shape too, and
+    masking them would hide from operators which call a log line is about."""
+    if candidate != candidate.lower() or " " in candidate or "-" in candidate:
+        return True
+    return _iban_check_digits_ok(candidate.upper())
+
+
 def find_personal_data(text: str) -> list[Span]:
     """Non-overlapping spans of personal identifiers, in order."""
-    spans = [Span(m.start(), m.end(), IBAN, "") for m in _IBAN.finditer(text)]
+    spans = [Span(m.start(), m.end(), IBAN, "") for m in _IBAN.finditer(text) if _is_iban(m[0])]
     spans += _emails(text)
     spans += _numbers(text)
     spans.sort(key=lambda s: (s.start, -s.end))

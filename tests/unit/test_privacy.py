@@ -59,6 +59,9 @@ ROOT = Path(__file__).resolve().parents[2]
         ("NIR 1-85-05-78-006-084-36 ou 2.85.05.2A.006.084", "NIR [nir] ou [nir]"),
         ("IBAN FR76 3000 6000 0112 3456 7890 189", "IBAN [iban]"),
         ("IBAN FR76-3000-6000-0112-3456-7890-189", "IBAN [iban]"),
+        ("mon iban fr7630006000011234567890189 merci", "mon iban [iban] merci"),
+        # A SIP Call-ID has the shape of a lower-case IBAN, not its check digits.
+        ("call fa64ff49d4e757e2 (PCMU)", None),
         ("carte 4970 1012 3456 7890", "carte [carte]"),
         ("carte 4970.1012.3456.7890 ou 4970-1012-3456-7890", "carte [carte] ou [carte]"),
         ("amex 3782 822463 10005", "amex [carte]"),  # 15 digits, 4-6-5
