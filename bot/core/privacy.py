@@ -36,6 +36,7 @@ MAX_JOINERS = 3
 
 # Bounded repetitions only: the work per starting position is constant.
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){3,7}(?:[ -]?[A-Z0-9]{1,4})?\b", re.I)
+_IBAN_GROUPED = re.compile(r"[a-z]{2}\d{2}(?:[ -][a-z0-9]{4})+(?:[ -][a-z0-9]{1,4})?")
 # What may stand between two groups of one number: up to MAX_JOINERS joiners.
 _GAP = re.compile(r"[ .()\-\u00a0\u202f\u2010\u2011\u2013]{0,3}")
 _DOMAIN = re.compile(r"[\w-]+(?:\.[\w-]+)+")
@@ -333,13 +334,14 @@ def _iban_check_digits_ok(compact: str) -> bool:
 
 
 def _is_iban(candidate: str) -> bool:
-    """Written the way people write an IBAN (capitals, or grouped), it is masked even
-    with a typo in it. A bare lower-case run is masked only when its check digits are
-    right: SIP Call-IDs and hashes ("fa64ff49d4e757e2") have the IBAN's shape too, and
-    masking them would hide from operators which call a log line is about."""
-    if candidate != candidate.lower() or " " in candidate or "-" in candidate:
+    """Written the way people write an IBAN (with capitals, or in groups of four), it
+    is masked even with a typo in it. Otherwise (lower case, run together or split
+    anywhere) only when its check digits are right: SIP Call-IDs and hashes have the
+    IBAN's shape too ("fa64ff49d4e757e2", even followed by " answered"), and masking
+    them would hide from operators which call a log line is about."""
+    if candidate != candidate.lower() or _IBAN_GROUPED.fullmatch(candidate):
         return True
-    return _iban_check_digits_ok(candidate.upper())
+    return _iban_check_digits_ok(re.sub(r"[ -]", "", candidate).upper())
 
 
 def find_personal_data(text: str) -> list[Span]:

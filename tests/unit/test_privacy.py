@@ -60,8 +60,10 @@ ROOT = Path(__file__).resolve().parents[2]
         ("IBAN FR76 3000 6000 0112 3456 7890 189", "IBAN [iban]"),
         ("IBAN FR76-3000-6000-0112-3456-7890-189", "IBAN [iban]"),
         ("mon iban fr7630006000011234567890189 merci", "mon iban [iban] merci"),
+        ("iban fr76 3000 6000 0112 3456 7890 188 (une faute)", "iban [iban] (une faute)"),
         # A SIP Call-ID has the shape of a lower-case IBAN, not its check digits.
         ("call fa64ff49d4e757e2 (PCMU)", None),
+        ("call ef51c4fef95618cb answered (PCMU)", None),
         ("carte 4970 1012 3456 7890", "carte [carte]"),
         ("carte 4970.1012.3456.7890 ou 4970-1012-3456-7890", "carte [carte] ou [carte]"),
         ("amex 3782 822463 10005", "amex [carte]"),  # 15 digits, 4-6-5
