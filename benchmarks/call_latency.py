@@ -154,6 +154,39 @@ class Speech:
     utterance: Utterance
 
 
+# Real French speech: Debian's asterisk-core-sounds-fr-wav, recorded by a person.
+RECORDED_PROMPTS = Path("/usr/share/asterisk/sounds/fr")
+# Prompts a caller could say to a town hall's switchboard, chosen for that before any
+# timing was run; each has its transcript in the Debian package.
+RECORDED_NAMES = (
+    "agent-pass",  # "Composez votre mot de passe suivi du dièse." (compte citoyen)
+    "queue-callswaiting",  # "En attente pour parler à un préposé" (a person)
+    "info-about-last-call",  # "Information à propos du dernier appel"
+    "conf-errormenu",  # "Ce choix n'est pas valide"
+)
+
+
+def recorded_speech(names: tuple[str, ...] = RECORDED_NAMES) -> list[Speech]:
+    """The callers' speech from human recordings, with their reference transcripts."""
+    from tools.eval_stt import find_pairs
+
+    by_name = {p.name.removesuffix(".wav"): p for p in find_pairs(RECORDED_PROMPTS)}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise RuntimeError(
+            f"recorded prompts {missing} not found under {RECORDED_PROMPTS} "
+            "(Debian package asterisk-core-sounds-fr-wav)"
+        )
+    out = []
+    for i, name in enumerate(names):
+        pcm, rate = read_wav(by_name[name].wav)
+        pcm = resample(pcm, rate, SAMPLE_RATE)
+        pcm += bytes(-len(pcm) % FRAME_BYTES)
+        text = by_name[name].reference
+        out.append(Speech(text, pcm, Utterance.from_pcm(f"r{i + 1}", pcm)))
+    return out
+
+
 def make_speech() -> list[Speech]:
     out = []
     for i, text in enumerate(SENTENCES):
@@ -463,7 +496,9 @@ def whisper_model_dir() -> Path:
     return load_settings().data_dir / "models" / "whisper-base"
 
 
-def start_stack(keep: bool, engine: str = "vosk", early_decode: bool = True) -> tuple[Stack, Path]:
+def start_stack(
+    keep: bool, engine: str = "vosk", early_decode: bool = True, whisper_window: str = "fit"
+) -> tuple[Stack, Path]:
     busy = [p for p in (APP_PORT, ACTIONS_PORT, RASA_PORT) if not port_free(p, socket.SOCK_STREAM)]
     busy += [p for p in (SIP_PORT,) if not port_free(p, socket.SOCK_DGRAM)]
     if busy:
@@ -487,6 +522,7 @@ def start_stack(keep: bool, engine: str = "vosk", early_decode: bool = True) -> 
         "GUICHET__VOICE__VOSK_MODEL": str(vosk_model_dir()),
         "GUICHET__VOICE__STT_ENGINE": engine,
         "GUICHET__VOICE__EARLY_DECODE": "true" if early_decode else "false",
+        "GUICHET__VOICE__WHISPER_WINDOW": whisper_window,
         "GUICHET__VOICE__WHISPER_MODEL": str(whisper_model_dir()),
         "GUICHET__VOICE__SIP_PORT": str(SIP_PORT),
         "GUICHET__VOICE__RTP_PORT_MIN": str(RTP_PORTS[0]),
@@ -1203,12 +1239,12 @@ def on_signal(signum: int, _frame: Any) -> None:
 
 @contextlib.contextmanager
 def running_stack(
-    keep: bool, engine: str = "vosk", early_decode: bool = True
+    keep: bool, engine: str = "vosk", early_decode: bool = True, whisper_window: str = "fit"
 ) -> Iterator[tuple[Stack, Path]]:
     stack: Stack | None = None
     scratch: Path | None = None
     try:
-        stack, scratch = start_stack(keep, engine, early_decode)
+        stack, scratch = start_stack(keep, engine, early_decode, whisper_window)
         yield stack, scratch
     finally:
         if stack is not None:
@@ -1364,6 +1400,19 @@ def main() -> int:
         help="Whisper starts decoding at the caller's pause (on, the default) or after the "
         "end-point (off): run both to measure what it saves",
     )
+    parser.add_argument(
+        "--whisper-window",
+        choices=("fit", "full"),
+        default="fit",
+        help="Whisper's encoder window: fitted to each utterance (the default) or 30 s",
+    )
+    parser.add_argument(
+        "--speech",
+        choices=("espeak", "recorded"),
+        default="espeak",
+        help="what callers say: espeak-ng sentences (Whisper does not understand them) or "
+        "human French recordings from Debian's asterisk-core-sounds-fr-wav",
+    )
     parser.add_argument("--save", type=Path, help="also write the JSON figures to this file")
     parser.add_argument("--budget-min", type=float, default=30, help="give up after this")
     parser.add_argument(
@@ -1406,6 +1455,8 @@ def main() -> int:
             "settings": "quick" if quick else "full",
             "engine": args.engine,
             "early_decode": args.early_decode,
+            "whisper_window": args.whisper_window,
+            "speech": args.speech,
         },
         "notes": [],
     }
@@ -1413,8 +1464,12 @@ def main() -> int:
     try:
         if args.wait_quiet_min > 0:
             fig["environment"]["waited_for_quiet_s"] = wait_quiet(args.wait_quiet_min * 60)
-        log("making the callers' speech with espeak-ng")
-        speech = make_speech()
+        if args.speech == "recorded":
+            log(f"the callers' speech: human recordings from {RECORDED_PROMPTS}")
+            speech = recorded_speech()
+        else:
+            log("making the callers' speech with espeak-ng")
+            speech = make_speech()
         fig["sentences"] = {
             s.utterance.name: {
                 "text": s.text,
@@ -1427,7 +1482,9 @@ def main() -> int:
         fig["endpointing"] = {s.utterance.name: endpoint_delay_ms(s) for s in speech}
         fig["stt"] = measure_stt(speech, args.stt_repeats, args.engine)
         log("starting Rasa and the app with the phone channel (30-60 s)")
-        with running_stack(args.keep_data, args.engine, args.early_decode == "on") as (
+        with running_stack(
+            args.keep_data, args.engine, args.early_decode == "on", args.whisper_window
+        ) as (
             stack,
             scratch,
         ):

@@ -1,6 +1,7 @@
 """Word error rate and real-time factor of a speech recogniser on recorded prompts.
 
     python -m tools.eval_stt DIR [--engine vosk|whisper] [--model PATH] [--limit N] [--json]
+                             [--min-words N] [--split all|even|odd] [--whisper-window fit|full]
 
 Without --model: Vosk uses $GUICHET_VOSK_MODEL or <data>/models/vosk-fr; Whisper uses
 <data>/models/whisper-base, assembled from the packaged base model when missing.
@@ -209,13 +210,16 @@ def find_pairs(root: Path, transcripts: Path | None = None) -> list[Pair]:
 # --- evaluation ----------------------------------------------------------------------
 
 
-def make_engine(engine: str, model: Path) -> SpeechRecognizer:
+def make_engine(engine: str, model: Path, *, whisper_window: str = "fit") -> SpeechRecognizer:
     if engine == "vosk":
         return VoskRecognizer(model)
     if engine == "whisper":
-        from voice.whisper import WhisperRecognizer
+        from voice.whisper import WhisperOptions, WhisperRecognizer
 
-        return WhisperRecognizer(model)
+        options = (
+            WhisperOptions() if whisper_window == "fit" else WhisperOptions(window_margin_s=None)
+        )
+        return WhisperRecognizer(model, options=options)
     raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
 
 
@@ -292,6 +296,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N pairs")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--verbose", "-v", action="store_true", help="one line per file")
+    parser.add_argument(
+        "--min-words", type=int, default=0, help="only prompts of at least N reference words"
+    )
+    parser.add_argument(
+        "--whisper-window",
+        choices=("fit", "full"),
+        default="fit",
+        help="Whisper's encoder window: fitted to each utterance (default) or 30 s",
+    )
+    parser.add_argument(
+        "--split",
+        choices=("all", "even", "odd"),
+        default="all",
+        help="every other prompt (after --min-words): choose on one half, measure on the other",
+    )
     args = parser.parse_args(argv)
 
     root: Path = args.directory
@@ -299,6 +318,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {root} is not a directory", file=sys.stderr)
         return 2
     pairs = find_pairs(root, args.transcripts)
+    if args.min_words:
+        pairs = [p for p in pairs if len(normalize(p.reference)) >= args.min_words]
+    if args.split != "all":
+        pairs = pairs[0::2] if args.split == "even" else pairs[1::2]
     if args.limit is not None:
         pairs = pairs[: args.limit]
     if not pairs:
@@ -309,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     started = time.perf_counter()
     try:
-        recognizer = make_engine(args.engine, model)
+        recognizer = make_engine(args.engine, model, whisper_window=args.whisper_window)
     except SpeechModelMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -107,9 +107,11 @@ class PhoneChannel:
     def new_recognizer(self) -> SpeechRecognizer:
         voice = self.settings.voice
         if self.engine == "whisper":
-            from voice.whisper import WhisperRecognizer
+            from voice.whisper import WhisperOptions, WhisperRecognizer
 
-            return WhisperRecognizer(voice.whisper_model)
+            fitted = voice.whisper_window == "fit"
+            options = WhisperOptions() if fitted else WhisperOptions(window_margin_s=None)
+            return WhisperRecognizer(voice.whisper_model, options=options)
         return VoskRecognizer(voice.vosk_model)
 
     @property

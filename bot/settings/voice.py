@@ -46,6 +46,9 @@ class VoiceSettings:
     # Whisper: start decoding at the caller's first 160 ms pause, not after the
     # 500 ms end-point (voice/vad.py SpeechPaused); off only to measure the difference.
     early_decode: bool = True
+    # Whisper's encoder window: fit (fitted to each utterance, voice/whisper.py) or
+    # full (Whisper's fixed 30 s, about 700 ms slower on a short question).
+    whisper_window: str = "fit"
 
 
 def parse_voice(raw: dict[str, Any], data_dir: Path, env: Mapping[str, str]) -> VoiceSettings:
@@ -69,6 +72,11 @@ def parse_voice(raw: dict[str, Any], data_dir: Path, env: Mapping[str, str]) -> 
     if engine not in ("auto", "vosk", "whisper"):
         raise SettingsError(
             f"settings: 'voice.stt_engine' must be auto, vosk or whisper, not {engine!r}"
+        )
+    whisper_window = str(section.get("whisper_window", "fit")).lower()
+    if whisper_window not in ("fit", "full"):
+        raise SettingsError(
+            f"settings: 'voice.whisper_window' must be fit or full, not {whisper_window!r}"
         )
     registrar = str(section.get("registrar") or "").strip()
     if registrar and not registrar.lower().startswith(("sip:", "sips:")):
@@ -98,6 +106,7 @@ def parse_voice(raw: dict[str, Any], data_dir: Path, env: Mapping[str, str]) -> 
             silence_reprompt_s=float(section.get("silence_reprompt_s", 8)),
             max_silences=int(section.get("max_silences", 3)),
             early_decode=flag(section, "early_decode", True, "voice"),
+            whisper_window=whisper_window,
             allowed_peers=peers,
             invite_limit=invite_limit,
             rtp_source=rtp_source,

@@ -62,6 +62,7 @@ def test_a_password_in_the_settings_file_is_refused(tmp_path: Path) -> None:
         ({"GUICHET__VOICE__ALLOWED_PEERS": "10.0.0.1"}, "list of addresses"),
         ({"GUICHET__VOICE__REGISTRAR": "pbx.example.org"}, "must be a SIP URI"),
         ({"GUICHET__VOICE__RTP_SOURCE": "any"}, "sdp or latch"),
+        ({"GUICHET__VOICE__WHISPER_WINDOW": "short"}, "fit or full"),
         ({"GUICHET__VOICE__INVITE_LIMIT": "{burst: -1}"}, "voice.invite_limit"),
         ({"GUICHET__VOICE__SIP_PASSWORD": "x"}, "must not be in the settings"),
     ],
@@ -69,3 +70,9 @@ def test_a_password_in_the_settings_file_is_refused(tmp_path: Path) -> None:
 def test_bad_voice_values_are_reported_in_english(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(env=env)
+
+
+def test_the_whisper_window_is_fitted_unless_the_operator_asks_for_30_s() -> None:
+    assert load_settings(env={}).voice.whisper_window == "fit"
+    env = {"GUICHET__VOICE__WHISPER_WINDOW": "full"}
+    assert load_settings(env=env).voice.whisper_window == "full"

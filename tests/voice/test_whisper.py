@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 from tests.support.system import needs_french_prompts
+from tools.eval_stt import edit_distance, find_pairs, normalize, summarise
 from tools.eval_stt import evaluate as evaluate_stt
-from tools.eval_stt import find_pairs, normalize, summarise
-from voice.audio import read_wav, resample
+from voice.audio import pcm_to_float, read_wav, resample
 from voice.session import SAMPLE_RATE
 from voice.stt import SpeechModelMissing, SpeechRecognizer
 from voice.whisper import (
     PACKAGED_MODEL_SHA256,
+    WhisperOptions,
     WhisperRecognizer,
     assemble_packaged_model,
     resolve_model_dir,
@@ -92,6 +93,92 @@ def test_recognizer_follows_the_streaming_interface(recognizer: WhisperRecognize
     assert recognizer.finish() == ""  # the buffer was consumed
 
 
+def test_the_encoder_window_is_fitted_to_short_utterances(
+    recognizer: WhisperRecognizer, model_dir: Path
+) -> None:
+    window = recognizer._window
+    assert window.frames(150) == 600  # 1.5 s: the 6 s minimum
+    assert window.frames(420) == 800  # 4.2 s + 3 s margin, rounded up to whole seconds
+    assert window.frames(2650) is None  # near 30 s: Whisper's own window
+    full = WhisperRecognizer(model_dir, options=WhisperOptions(window_margin_s=None))
+    assert full._window.frames(150) is None
+
+
+def test_fitted_and_full_windows_hear_a_sentence_alike(
+    recognizer: WhisperRecognizer, model_dir: Path
+) -> None:
+    full = WhisperRecognizer(model_dir, options=WhisperOptions(window_margin_s=None))
+    references = {p.wav.stem: p.reference for p in find_pairs(PROMPTS, None)}
+    # 1.5, 2.2 and 2.8 s of speech: what a caller's question lasts. Any window but
+    # Whisper's 30 s moves a word here and there ("parler à un préposé" became "parler
+    # un proposé"; on all 252 sentences 16.2 % WER against 15.9 %, docs/benchmarks.md),
+    # so each is allowed two more errors and the three together two; an empty, looping
+    # or garbled decode makes five or more on each.
+    fitted_total = full_total = 0
+    for name in ("conf-errormenu", "queue-callswaiting", "agent-pass"):
+        pcm, rate = read_wav(PROMPTS / f"{name}.wav")
+        pcm = resample(pcm, rate, SAMPLE_RATE)
+        reference = normalize(references[name])
+        fitted = recognizer.transcribe(pcm)
+        full_errors = edit_distance(reference, normalize(full.transcribe(pcm)))
+        fitted_errors = edit_distance(reference, normalize(fitted))
+        assert fitted_errors <= full_errors + 2, (name, fitted)
+        fitted_total, full_total = fitted_total + fitted_errors, full_total + full_errors
+        audio = pcm_to_float(resample(pcm, SAMPLE_RATE, 16000)).astype(np.float32)
+        # It was the fitted decode, not the full-window fallback, that answered.
+        assert recognizer._window.decode(audio) == fitted
+    assert fitted_total <= full_total + 2
+
+
+def test_a_decode_that_waits_for_another_calls_is_greedy(
+    recognizer: WhisperRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import voice.whisper as whisper
+
+    beams: list[int | None] = []
+    real_decode = recognizer._window.decode
+    other_call_decoding = threading.Event()
+    release = threading.Event()
+
+    def recording_decode(audio: np.ndarray, beam: int | None = None) -> str | None:
+        beams.append(beam)
+        if not other_call_decoding.is_set():
+            other_call_decoding.set()
+            release.wait(30)  # the first call's decode is still running
+        return real_decode(audio, beam)
+
+    monkeypatch.setattr(recognizer._window, "decode", recording_decode)
+    pcm, rate = read_wav(PROMPTS / "conf-errormenu.wav")  # "Ce choix n'est pas valide"
+    pcm = resample(pcm, rate, SAMPLE_RATE)
+    first = threading.Thread(target=recognizer.transcribe, args=(pcm,))
+    first.start()
+    assert other_call_decoding.wait(30)
+    try:
+        second = recognizer.transcribe(pcm)
+    finally:
+        release.set()
+        first.join(60)
+    assert beams == [5, 1]
+    assert normalize(second) == normalize("Ce choix n'est pas valide"), second
+    assert whisper._decodes == 0
+
+
+def test_a_fitted_decode_that_repeats_itself_is_not_trusted(
+    recognizer: WhisperRecognizer,
+) -> None:
+    # What a window hugging 1.5 s of "Ce choix n'est pas valide" decoded to (margin 1 s).
+    looped = " ".join(["ce choix n'est pas valide"] * 14)
+    assert recognizer._window._repeats(looped, 1.5)
+    assert not recognizer._window._repeats("Ce choix n'est pas valide.", 1.5)
+    assert not recognizer._window._repeats(
+        "Composez le nouveau numéro de poste suivi du dièse ou, pour un service immédiat, "
+        "appuyez sur dièse dès maintenant.",
+        7.3,
+    )
+
+
 def test_silence_and_noise_give_no_text(recognizer: WhisperRecognizer) -> None:
     # Whisper invents subtitles in silence; a call must not hear a question that was
     # never asked when the VAD lets a noise through.
@@ -150,3 +237,19 @@ def test_auto_prefers_an_installed_vosk_model_else_whisper(tmp_path: Path) -> No
         )
         == "whisper"
     )
+
+
+def test_a_calls_recogniser_takes_its_window_from_the_settings(model_dir: Path) -> None:
+    from bot.settings import load_settings
+    from voice.channel import PhoneChannel
+
+    def recogniser(window: str) -> WhisperRecognizer:
+        env = {"GUICHET__VOICE__WHISPER_MODEL": str(model_dir)}
+        settings = load_settings(env={**env, "GUICHET__VOICE__WHISPER_WINDOW": window})
+        channel = PhoneChannel(SimpleNamespace(settings=settings), engine="whisper")  # type: ignore[arg-type]
+        made = channel.new_recognizer()
+        assert isinstance(made, WhisperRecognizer)
+        return made
+
+    assert recogniser("fit")._window.frames(150) == 600
+    assert recogniser("full")._window.frames(150) is None
