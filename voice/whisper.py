@@ -30,6 +30,7 @@ import shutil
 import tempfile
 import threading
 import zlib
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -142,8 +143,9 @@ def whisper_available() -> bool:
 
 _models: dict[Path, Any] = {}
 _models_lock = threading.Lock()
-# Decodes running or waiting for a core, over every call of the process.
-_decodes = 0
+# Decodes running or waiting for a core, by recogniser (one per call): a call's own
+# early decode, still running when its final one starts, is not another caller.
+_decodes: Counter[int] = Counter()
 _decodes_lock = threading.Lock()
 
 
@@ -244,10 +246,10 @@ class WhisperRecognizer:
         if len(pcm) < self.input_rate // 10 * 2:  # under 100 ms: nothing to say
             return ""
         audio = pcm_to_float(resample(pcm, self.input_rate, WHISPER_RATE)).astype(np.float32)
-        global _decodes
+        own = id(self)
         with _decodes_lock:
-            busy = _decodes > 0
-            _decodes += 1
+            busy = _decodes.total() > _decodes[own]
+            _decodes[own] += 1
         try:
             beam = self.options.busy_beam_size if busy else self.options.beam_size
             fitted = self._window.decode(audio, beam)
@@ -256,7 +258,9 @@ class WhisperRecognizer:
             return self._decode_full(audio, beam)
         finally:
             with _decodes_lock:
-                _decodes -= 1
+                _decodes[own] -= 1
+                if not _decodes[own]:
+                    del _decodes[own]
 
     def _decode_full(self, audio: np.ndarray, beam: int) -> str:
         opts = self.options

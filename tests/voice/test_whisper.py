@@ -131,38 +131,52 @@ def test_fitted_and_full_windows_hear_a_sentence_alike(
 
 
 def test_a_decode_that_waits_for_another_calls_is_greedy(
-    recognizer: WhisperRecognizer, monkeypatch: pytest.MonkeyPatch
+    recognizer: WhisperRecognizer, model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
 
     import voice.whisper as whisper
 
     beams: list[int | None] = []
-    real_decode = recognizer._window.decode
-    other_call_decoding = threading.Event()
+    real_decode = whisper._FittedWindow.decode
+    first_decoding = threading.Event()
     release = threading.Event()
 
-    def recording_decode(audio: np.ndarray, beam: int | None = None) -> str | None:
+    def recording_decode(
+        window: whisper._FittedWindow, audio: np.ndarray, beam: int | None = None
+    ) -> str | None:
         beams.append(beam)
-        if not other_call_decoding.is_set():
-            other_call_decoding.set()
-            release.wait(30)  # the first call's decode is still running
-        return real_decode(audio, beam)
+        if not first_decoding.is_set():
+            first_decoding.set()
+            release.wait(30)  # the first decode is still running
+        return real_decode(window, audio, beam)
 
-    monkeypatch.setattr(recognizer._window, "decode", recording_decode)
+    monkeypatch.setattr(whisper._FittedWindow, "decode", recording_decode)
     pcm, rate = read_wav(PROMPTS / "conf-errormenu.wav")  # "Ce choix n'est pas valide"
     pcm = resample(pcm, rate, SAMPLE_RATE)
-    first = threading.Thread(target=recognizer.transcribe, args=(pcm,))
-    first.start()
-    assert other_call_decoding.wait(30)
-    try:
-        second = recognizer.transcribe(pcm)
-    finally:
-        release.set()
-        first.join(60)
+
+    def while_decoding(first_call: WhisperRecognizer) -> str:
+        beams.clear()
+        first_decoding.clear()
+        release.clear()
+        first = threading.Thread(target=first_call.transcribe, args=(pcm,))
+        first.start()
+        assert first_decoding.wait(30)
+        try:
+            return recognizer.transcribe(pcm)
+        finally:
+            release.set()
+            first.join(60)
+
+    # Another call's decode is running: this one is greedy, and still right.
+    second = while_decoding(WhisperRecognizer(model_dir))
     assert beams == [5, 1]
     assert normalize(second) == normalize("Ce choix n'est pas valide"), second
-    assert whisper._decodes == 0
+    # The same call's own earlier decode (an early decode at a pause) is not another
+    # caller: full beam search.
+    while_decoding(recognizer)
+    assert beams == [5, 5]
+    assert not whisper._decodes
 
 
 def test_a_fitted_decode_that_repeats_itself_is_not_trusted(
