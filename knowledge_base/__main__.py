@@ -27,7 +27,7 @@ from bot.schema import create_schema
 from bot.settings import SettingsError, load_settings
 from knowledge_base.answering import decide
 from knowledge_base.interface import Confidence
-from knowledge_base.service import KnowledgeBase
+from knowledge_base.service import KnowledgeBase, evidence_of
 from knowledge_base.sources.service_public import ServicePublicSource
 
 
@@ -122,7 +122,7 @@ async def evaluate(kb: KnowledgeBase, rows: list[dict[str, Any]]) -> dict[str, A
         started = time.perf_counter()
         ranked = await kb.rank(row["query"])
         latencies.append((time.perf_counter() - started) * 1000)
-        confidence = decide([r.evidence for r in ranked], kb.thresholds)
+        confidence = decide(evidence_of(ranked), kb.thresholds, row["query"])
         slugs = [r.slug for r in ranked]
         expected = set(row["expected"])
         if not expected:

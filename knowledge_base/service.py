@@ -56,7 +56,7 @@ from knowledge_base.retrievers import HybridRetriever, hybrid_retriever
 from knowledge_base.sources import HIDDEN_FIELD, Source, source_of, with_hidden
 from knowledge_base.sources.service_public import NAME as NATIONAL_SOURCE
 from knowledge_base.store import ArticleStore, VersionConflict
-from knowledge_base.text import Lexicon
+from knowledge_base.text import Lexicon, retrieval_text
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,11 @@ class RankedArticle:
     title: str
     score: float
     evidence: dict[str, Any]
+
+
+def evidence_of(ranked: list[RankedArticle]) -> list[dict[str, Any]]:
+    """What the answer rule reads of a ranking: each article's evidence and title."""
+    return [{**r.evidence, "title": r.title} for r in ranked]
 
 
 class KnowledgeBase:
@@ -506,7 +511,7 @@ class KnowledgeBase:
         if cached is not None and now - cached[0] < RECENT_TTL_S:
             return cached[1][:k]
         retriever = self._retriever
-        docs = await asyncio.to_thread(retriever.invoke, question)
+        docs = await asyncio.to_thread(retriever.invoke, retrieval_text(question))
         ranked = [
             RankedArticle(
                 slug=d.metadata["slug"],
@@ -553,7 +558,7 @@ class KnowledgeBase:
     async def verdict(self, question: str) -> tuple[str, str | None]:
         """`would_answer` and the article it would answer with (None unless "answer")."""
         ranked = await self.rank(question)
-        confidence = decide([r.evidence for r in ranked], self.thresholds)
+        confidence = decide(evidence_of(ranked), self.thresholds, question)
         return confidence.value, ranked[0].slug if confidence is Confidence.ANSWER else None
 
     async def preview(
@@ -561,7 +566,7 @@ class KnowledgeBase:
     ) -> tuple[KnowledgeAnswer, list[RankedArticle]]:
         """What the bot would answer, with the ranking behind it; nothing is logged."""
         ranked = await self.rank(question)
-        confidence = decide([r.evidence for r in ranked], self.thresholds)
+        confidence = decide(evidence_of(ranked), self.thresholds, question)
         passages = [self._passage(r, question, voice) for r in ranked[:3]]
         if confidence is Confidence.NOT_FOUND:
             return KnowledgeAnswer(Confidence.NOT_FOUND), ranked
