@@ -15,7 +15,7 @@ from bot.core.text import fold, normalise_noisy
 
 _QUESTION = re.compile(
     r"\?|"
-    r"\b(comment|quand|pourquoi|combien|quel|quelle|quels|quelles|qui|ou|"
+    r"\b(comment|quand|pourquoi|combien|quel|quelle|quels|quelles|qui|ou|quoi|"
     r"que faire|qu est ce|est ce que|est ce qu|a quelle heure|a qui|aupres de qui|"
     r"peut on|puis je|dois je|faut il|y a t il|"
     r"je voudrais|je voudrai|je souhaite|je souhaiterais|j aimerais|j aimerai|je veux|"
@@ -33,6 +33,7 @@ _PROBLEM = re.compile(
     r"abandonne|abandonnee|abandonnes|dechets|ordures|tag|tags|graffiti|graffitis|"
     r"eteint|eteints|eteinte|arrache|arrachee|renverse|renversee|inonde|inondee|"
     r"degradation|degrade|degradee|effondre|est tombe|est tombee|sont tombes|"
+    r"penche|dangereux|dangereuse|dangereusement|menace de tomber|"
     r"je (veux|voudrais|souhaite) signaler|je signale|signalement)\b"
 )
 _PERSON = re.compile(
@@ -40,6 +41,19 @@ _PERSON = re.compile(
     r"un agent|une agente|un conseiller|une conseillere|un operateur|une operatrice|"
     r"quelqu un de la mairie|etre rappele|etre rappelee|me rappeler|rappelez moi|"
     r"un rappel|le standard)\b"
+)
+# Asks what answers: a person or a program ("vous êtes un robot ?", "c'est un vrai
+# agent qui répond ?"). Not "programme" or "automatique" alone: "programme de
+# réussite éducative", "prélèvement automatique" are topics.
+_ABOUT_THE_ASSISTANT = re.compile(
+    r"\b(robot|robots|bot|chatbot|chat bot|ia|intelligence artificielle|chatgpt|"
+    r"humain|humaine|une machine qui|c est une machine|a une machine|programme informatique|"
+    r"repondeur|automatise|c est automatique|vraie personne|personne reelle|"
+    r"vrai agent|vraie agente|en chair et en os|derriere l ecran|"
+    r"qui (me |nous )?repond|je parle a|on parle a|en train de parler a|je discute avec|"
+    r"je m adresse a|"
+    r"(tu|vous) (es|etes) (qui|quoi|reel|reelle|reels)|t es (qui|quoi|reel)|"
+    r"tu existes)\b"
 )
 _TOWN_HALL = re.compile(r"\b(mairie|hotel de ville|accueil)\b")
 # What the town hall's fixed facts answer: when it opens, where it is, how to reach it.
@@ -66,6 +80,11 @@ def states_a_problem(text: str) -> bool:
 
 def asks_for_a_person(text: str) -> bool:
     return bool(_PERSON.search(_folded(text)))
+
+
+def asks_about_the_assistant(text: str) -> bool:
+    """Whether a person or a program is answering: the disclosure question."""
+    return bool(_ABOUT_THE_ASSISTANT.search(_folded(text)))
 
 
 def names_the_town_hall(text: str) -> bool:

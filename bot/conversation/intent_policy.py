@@ -47,6 +47,7 @@ class Reading:
     asks_person: bool = False  # explicitly asks for a person or a call back
     town_hall: bool = False  # names the town hall itself (mairie, hôtel de ville)
     practical: bool = False  # asks for opening hours, an address, a phone, an e-mail
+    about_assistant: bool = False  # asks whether a person or a program answers
     # The tag of a life event the message names ("on attend un bébé"), from the base.
     life_event: str | None = None
 
@@ -97,14 +98,19 @@ def choose_intent(predicted: str | None, ranking: list[str], reading: Reading) -
             "inform" if reading.in_form else "nlu_fallback"
         )
         predicted = replaced
+    kb_found = reading.kb in (KB_ANSWER, KB_AMBIGUOUS)
+    if not reading.in_form and kb_found:
+        # Where the base found articles, two captures need the message's own words:
+        if predicted == "bot_challenge" and not reading.about_assistant:
+            return "ask_question"  # "existe-t-il une garderie ?" is not about the bot
+        if predicted == "report_problem" and not reading.problem:
+            return "ask_question"  # "consignes de tri papier journaux" reports nothing
     if reading.in_form or not kb_claims:
         # A pending form question is the form's business (its slot mappings and
         # interruption rules); without a knowledge-base answer there is nothing better.
         return replaced
     if predicted in CAPTURES_OF_QUESTIONS:
         return "ask_question"
-    if predicted == "report_problem" and reading.question and not reading.problem:
-        return "ask_question"  # "comment signaler un nid-de-poule ?" is a question
     if predicted in ("request_human", "request_callback") and not reading.asks_person:
         return "ask_question"  # "comment contacter le service des sports ?"
     if predicted in SMALL_TALK and reading.question:

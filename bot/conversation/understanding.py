@@ -75,5 +75,6 @@ class Understanding:
             asks_person=cues.asks_for_a_person(text),
             town_hall=cues.names_the_town_hall(text),
             practical=cues.asks_hours_or_contact(text),
+            about_assistant=cues.asks_about_the_assistant(text),
             life_event=event,
         )

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from bot.conversation import cues
+from tools import ROOT
 
 
 @pytest.mark.parametrize(
     "text",
     [
         "Peut-on changer le nom d'un enfant mineur ?",
+        "c'est quoi le CCAS en fait",
         "cmt avoir 1 extrait dacte de naissance stp",
         "je voudrais savoir les horaires de la piscine",
         "Quelles sont les pièces pour une carte d'identité",
@@ -70,6 +73,45 @@ def test_person(text: str) -> None:
 @pytest.mark.parametrize("text", ["comment contacter le service des sports ?", "horaires piscine"])
 def test_not_person(text: str) -> None:
     assert not cues.asks_for_a_person(text)
+
+
+def bot_challenge_examples() -> list[str]:
+    nlu = yaml.safe_load((ROOT / "training_data" / "nlu.yml").read_text(encoding="utf-8"))
+    block = next(i for i in nlu["nlu"] if i.get("intent") == "bot_challenge")
+    return [line[2:].strip() for line in block["examples"].splitlines() if line.strip()]
+
+
+def test_every_trained_disclosure_question_is_about_the_assistant() -> None:
+    examples = bot_challenge_examples()
+    assert len(examples) >= 20
+    assert [e for e in examples if not cues.asks_about_the_assistant(e)] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "c'est un vrai agent de la mairie qui me répond ?",
+        "JE PARLE A QUI LA",
+        "vous etes qui",
+        "est-ce une IA ?",
+    ],
+)
+def test_about_the_assistant(text: str) -> None:
+    assert cues.asks_about_the_assistant(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Qui peut célébrer un mariage civil ?",
+        "comment arrêter le prélèvement automatique de la cantine",
+        "le programme des activités du centre de loisirs",
+        "une personne âgée peut-elle avoir le portage des repas ?",
+        "qui contacter pour une machine à laver aux encombrants",
+    ],
+)
+def test_not_about_the_assistant(text: str) -> None:
+    assert not cues.asks_about_the_assistant(text)
 
 
 def test_hours_or_contact() -> None:

@@ -45,7 +45,13 @@ RANKING = ["out_of_scope", "inform", "ask_question", "emergency"]
         ("opening_hours", Reading(kb=KB_ANSWER, question=True), "ask_question"),
         # ... but not where the phrasing confirms DIET.
         ("report_problem", Reading(kb=KB_ANSWER, question=True, problem=True), None),
-        ("report_problem", Reading(kb=KB_ANSWER), None),
+        ("report_problem", Reading(kb=KB_AMBIGUOUS, problem=True), None),
+        # A "report" naming no defect, where the base found articles, is a question
+        # ("consignes de tri papier journaux"); with nothing found, DIET decides.
+        ("report_problem", Reading(kb=KB_ANSWER), "ask_question"),
+        ("report_problem", Reading(kb=KB_AMBIGUOUS), "ask_question"),
+        ("report_problem", Reading(kb=KB_NONE), None),
+        ("report_problem", Reading(kb=KB_AMBIGUOUS, in_form=True), None),
         ("request_human", Reading(kb=KB_ANSWER, question=True, asks_person=True), None),
         ("greet", Reading(kb=KB_ANSWER), None),
         ("opening_hours", Reading(kb=KB_ANSWER, town_hall=True, practical=True), None),
@@ -59,7 +65,12 @@ RANKING = ["out_of_scope", "inform", "ask_question", "emergency"]
             None,
         ),
         ("opening_hours", Reading(kb=KB_NONE, question=True), None),
-        ("bot_challenge", Reading(kb=KB_ANSWER, question=True), None),
+        ("bot_challenge", Reading(kb=KB_ANSWER, question=True, about_assistant=True), None),
+        # DIET's "are you a robot?" on a question about who does something.
+        ("bot_challenge", Reading(kb=KB_AMBIGUOUS, question=True), "ask_question"),
+        ("bot_challenge", Reading(kb=KB_AMBIGUOUS), "ask_question"),
+        ("bot_challenge", Reading(kb=KB_NONE, question=True), None),
+        ("bot_challenge", Reading(kb=KB_AMBIGUOUS, about_assistant=True), None),
         # No knowledge-base answer, or a pending form question: DIET decides.
         ("out_of_scope", Reading(kb=KB_NONE, question=True), None),
         ("out_of_scope", Reading(kb=KB_AMBIGUOUS), None),
