@@ -14,8 +14,10 @@ to half a sentence.
   mid-sentence ("…", "...", ",", ";", ":", a dash, an elided "qu'") or with a word that
   cannot end a French sentence: a hesitation (euh, ben), a conjunction (et, mais), a
   preposition (de, pour), an article or possessive (le, mon), a subject pronoun (je),
-  or a verb that announces what follows (voudrais, est-ce). Whisper writes a final full
-  stop after nearly anything, so "Je voudrais." is still INCOMPLETE;
+  or a verb that announces what follows (voudrais, est-ce); or with an opening that
+  announces the question ("Oui bonjour", "Allô"), which callers follow with a pause.
+  Whisper writes a final full stop after nearly anything, so "Je voudrais." is still
+  INCOMPLETE;
 * COMPLETE: it ends with "?" or "!" (Whisper heard a question or an exclamation), or
   with any other word;
 * EMPTY: no words at all (the recogniser made nothing out): no judgement.
@@ -44,6 +46,8 @@ UNFINISHED_WORDS = frozenset(
     {
         # hesitations
         "euh", "heu", "euhm", "hum", "hmm", "mmh", "bah", "ben", "beh",
+        # openings: the bot's greeting asked for a question, and it comes next
+        "bonjour", "bonsoir", "allo", "alors",
         # conjunctions
         "et", "ou", "mais", "donc", "car", "puis", "ni", "que", "qu", "qui", "si",
         "parce", "lorsque", "puisque", "comme",

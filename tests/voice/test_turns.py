@@ -14,7 +14,7 @@ from voice.turns import UNFINISHED_WORDS, Ending, ending, fold
         "Composez votre mot de passe suivi du dies.",  # as Whisper writes it
         "Je voudrais refaire ma carte d'identité.",
         "Ce choix n'est pas valid.",
-        "Bonjour",  # a plain word, no punctuation
+        "Merci",  # a plain word, no punctuation
         "Oui.",
         "Merci beaucoup !",
         "Il n'est pas là.",  # là, not la
@@ -25,7 +25,8 @@ from voice.turns import UNFINISHED_WORDS, Ending, ending, fold
         "Aujourd'hui.",
         "Allez-y.",
         "Rendez-vous le 12.",
-        "« Bonjour »",
+        "« Merci »",
+        "Allô ?",  # is anybody there: the bot answers
     ],
 )
 def test_complete_sentences(text: str) -> None:
@@ -60,6 +61,8 @@ def test_complete_sentences(text: str) -> None:
         "Il faut que je",
         "une carte d'un",  # the word after the apostrophe counts
         "Horaires :",
+        "Oui bonjour.",  # the caller greets, then asks (the question comes next)
+        "Allô,",
         "c’est",  # typographic apostrophe
     ],
 )
