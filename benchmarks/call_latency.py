@@ -497,7 +497,11 @@ def whisper_model_dir() -> Path:
 
 
 def start_stack(
-    keep: bool, engine: str = "vosk", early_decode: bool = True, whisper_window: str = "fit"
+    keep: bool,
+    engine: str = "vosk",
+    early_decode: bool = True,
+    whisper_window: str = "fit",
+    turn_taking: bool = True,
 ) -> tuple[Stack, Path]:
     busy = [p for p in (APP_PORT, ACTIONS_PORT, RASA_PORT) if not port_free(p, socket.SOCK_STREAM)]
     busy += [p for p in (SIP_PORT,) if not port_free(p, socket.SOCK_DGRAM)]
@@ -523,6 +527,7 @@ def start_stack(
         "GUICHET__VOICE__STT_ENGINE": engine,
         "GUICHET__VOICE__EARLY_DECODE": "true" if early_decode else "false",
         "GUICHET__VOICE__WHISPER_WINDOW": whisper_window,
+        **({} if turn_taking else TURN_TAKING_OFF),
         "GUICHET__VOICE__WHISPER_MODEL": str(whisper_model_dir()),
         "GUICHET__VOICE__SIP_PORT": str(SIP_PORT),
         "GUICHET__VOICE__RTP_PORT_MIN": str(RTP_PORTS[0]),
@@ -540,6 +545,13 @@ def start_stack(
             shutil.rmtree(scratch, ignore_errors=True)
         raise
     return stack, scratch
+
+
+# The fixed 500 ms end-point (voice/turns.py's turn-taking off).
+TURN_TAKING_OFF = {
+    "GUICHET__VOICE__COMPLETE_TURN_MS": "0",
+    "GUICHET__VOICE__INCOMPLETE_TURN_MS": "0",
+}
 
 
 def app_settings(stack: Stack) -> Settings:
@@ -1043,6 +1055,11 @@ def print_report(fig: dict[str, Any]) -> None:
     print(f"Callbot benchmark — {env['cores']} cores, load average at start {env['loadavg']}")
     print(f"code: {env['commit']}; modified: {env['modified_files'] or 'none'}")
     print(f"stack: {fig.get('stack', {})}")
+    print(
+        f"engine {env.get('engine')}, speech {env.get('speech')}, early decode "
+        f"{env.get('early_decode')}, window {env.get('whisper_window')}, turn-taking "
+        f"{env.get('turn_taking')}"
+    )
     g = fig.get("greeting")
     if g:
         print("\n== Greeting (a caller who says nothing)")
@@ -1102,6 +1119,12 @@ def print_report(fig: dict[str, Any]) -> None:
             "columns: latency = end-point (VAD, in-process figure) + stt+dlg (recogniser "
             "finish, dialogue, up to the turn stored in the transcript) + tts+tx (synthesis, "
             "first packet); heard: s of bot speech until our next turn; plays: playbacks in it"
+            + (
+                " (the end-point figure is the VAD's fixed one: with turn-taking on, a call "
+                "may end the turn sooner or later, and stt+dlg shows the difference)"
+                if env.get("turn_taking") == "on" and env.get("engine") == "whisper"
+                else ""
+            )
         )
         print(
             f"{'call':>4} {'utt':>4} {'latency':>8} {'stt+dlg':>8} {'tts+tx':>7} {'heard s':>7} "
@@ -1239,12 +1262,16 @@ def on_signal(signum: int, _frame: Any) -> None:
 
 @contextlib.contextmanager
 def running_stack(
-    keep: bool, engine: str = "vosk", early_decode: bool = True, whisper_window: str = "fit"
+    keep: bool,
+    engine: str = "vosk",
+    early_decode: bool = True,
+    whisper_window: str = "fit",
+    turn_taking: bool = True,
 ) -> Iterator[tuple[Stack, Path]]:
     stack: Stack | None = None
     scratch: Path | None = None
     try:
-        stack, scratch = start_stack(keep, engine, early_decode, whisper_window)
+        stack, scratch = start_stack(keep, engine, early_decode, whisper_window, turn_taking)
         yield stack, scratch
     finally:
         if stack is not None:
@@ -1407,6 +1434,14 @@ def main() -> int:
         help="Whisper's encoder window: fitted to each utterance (the default) or 30 s",
     )
     parser.add_argument(
+        "--turn-taking",
+        choices=("on", "off"),
+        default="on",
+        help="Whisper: the words decoded at the caller's pause end the turn sooner or later "
+        "(on, the default) or the fixed 500 ms end-point (off: complete_turn_ms and "
+        "incomplete_turn_ms 0)",
+    )
+    parser.add_argument(
         "--speech",
         choices=("espeak", "recorded"),
         default="espeak",
@@ -1456,6 +1491,7 @@ def main() -> int:
             "engine": args.engine,
             "early_decode": args.early_decode,
             "whisper_window": args.whisper_window,
+            "turn_taking": args.turn_taking,
             "speech": args.speech,
         },
         "notes": [],
@@ -1483,7 +1519,11 @@ def main() -> int:
         fig["stt"] = measure_stt(speech, args.stt_repeats, args.engine)
         log("starting Rasa and the app with the phone channel (30-60 s)")
         with running_stack(
-            args.keep_data, args.engine, args.early_decode == "on", args.whisper_window
+            args.keep_data,
+            args.engine,
+            args.early_decode == "on",
+            args.whisper_window,
+            args.turn_taking == "on",
         ) as (
             stack,
             scratch,
