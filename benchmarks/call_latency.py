@@ -37,6 +37,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -46,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -552,6 +554,22 @@ TURN_TAKING_OFF = {
     "GUICHET__VOICE__COMPLETE_TURN_MS": "0",
     "GUICHET__VOICE__INCOMPLETE_TURN_MS": "0",
 }
+
+
+def turn_ends() -> dict[str, float]:
+    """The app's guichet_call_turn_ends counters (what ended the callers' turns, from
+    its /metrics), {} if it cannot be read."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{APP_PORT}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    found = re.findall(r'^guichet_call_turn_ends_total\{end="([a-z_]+)"\} (\S+)$', text, re.M)
+    return {end: float(n) for end, n in found}
+
+
+def counted_since(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
+    return {k: int(v - before.get(k, 0)) for k, v in after.items() if v - before.get(k, 0)}
 
 
 def app_settings(stack: Stack) -> Settings:
@@ -1108,6 +1126,8 @@ def print_report(fig: dict[str, Any]) -> None:
             f" later utterances: n {later['n']} p50 {fmt(later['p50'])} ms "
             f"max {fmt(later['max'])} ms"
         )
+        if lat.get("turn_ends"):
+            print(f"what ended the callers' turns (the app's metric): {lat['turn_ends']}")
         p = lat["playback_start_ms"]
         print(f"first non-silent packet: p50 {fmt(p['p50'])} ms  p95 {fmt(p['p95'])} ms")
         c = lat.get("cpu_cores", {})
@@ -1175,6 +1195,7 @@ def print_report(fig: dict[str, Any]) -> None:
                 f"caller send lateness p99 {st['caller_send_lateness_ms']['p99']} ms; "
                 f"no answer within 30 s {st['no_reply']}, bot hung up {st['ended_by_bot']}, "
                 f"talked over {st['talked_over']}"
+                + (f"; turns ended by {st['turn_ends']}" if st.get("turn_ends") else "")
             )
         print(
             f"largest N with jitter p99 <= {JITTER_LIMIT_MS:.0f} ms: "
@@ -1320,9 +1341,12 @@ async def run_calls(
             fig["notes"].append("baresip not installed: recordings not cross-checked")
         log(f"latency: {args.utterances} utterances, {args.per_call} per call")
         t = time.monotonic()
+        ends = await asyncio.to_thread(turn_ends)
         fig["latency"] = await latency_stage(
             target, speech, args.utterances, args.per_call, scratch / "guichet.db"
         )
+        ends, before = await asyncio.to_thread(turn_ends), ends
+        fig["latency"]["turn_ends"] = counted_since(before, ends)
         fig["latency"]["cpu_cores"] = sampler.load(t, time.monotonic())
         endpoint = {k: v["endpoint_ms"] for k, v in fig["endpointing"].items()}
         for row in fig["latency"]["utterances"]:
@@ -1341,6 +1365,8 @@ async def run_calls(
                     target, speech, n, args.step_s, sampler, idle, scratch / "guichet.db"
                 )
             )
+            ends, before = await asyncio.to_thread(turn_ends), ends
+            steps[-1]["turn_ends"] = counted_since(before, ends)
             await asyncio.sleep(6)
         fig["load"] = steps
         now = time.monotonic()
