@@ -262,7 +262,7 @@ class PhoneCall:
             # utterance's text (None if it failed: decode again).
             early_text = await early.text
         if tail is not None:
-            metrics.call_turn_end(self._turn_end_label(tail))
+            metrics.call_turn_end(self._turn_end_label(tail, early))
         metrics.call_utterance("early" if early_text is not None else "after_end")
         if early_text is not None:
             self.state.early_decodes += 1
@@ -314,11 +314,19 @@ class PhoneCall:
             return self.vad.end_now(EndReason.SILENCE)  # held while the decode ran
         return None
 
-    def _turn_end_label(self, tail: SpeechEnded) -> str:
+    def _turn_end_label(self, tail: SpeechEnded, early: EarlyDecode | None) -> str:
+        """What ended the turn, for the guichet_call_turn_ends metric."""
+        if tail.reason not in (EndReason.SILENCE, EndReason.COMPLETE):
+            return str(tail.reason)  # max_length, flush
         silence = tail.detected_frame + 1 - tail.end_frame
-        if tail.reason is EndReason.SILENCE and silence > self.vad.end_frames:
-            return "waited"  # unfinished words, or a decode that took longer
-        return str(tail.reason)
+        if silence < self.vad.end_frames:
+            return "complete"  # sooner than the fixed end-point
+        if silence == self.vad.end_frames:
+            return "silence"
+        if early is not None and early.pause.frames == tail.frames:
+            if early.ending() is Ending.INCOMPLETE:
+                return "unfinished"  # later: the words stopped mid-sentence
+        return "decoding"  # later: the end-point waited for the decode
 
     async def _decode(self, pcm: bytes) -> str | None:
         assert isinstance(self.recognizer, UtteranceDecoder)

@@ -51,9 +51,10 @@ CALL_UTTERANCES = Counter(
 )
 CALL_TURN_ENDS = Counter(
     "guichet_call_turn_ends",
-    "Callers' utterances by what ended them: silence (the 500 ms end-point), complete "
-    "(words that end a sentence, after a shorter silence), waited (a longer silence, "
-    "after unfinished words or a slow decode), max_length, flush (hang-up).",
+    "Callers' utterances by what ended them: complete (words that end a sentence, "
+    "sooner than the 500 ms end-point), silence (the 500 ms end-point), unfinished "
+    "(later: the words stopped mid-sentence), decoding (later: the end-point waited for "
+    "the decode), max_length.",
     ["end"],
 )
 KB_SEARCHES = Counter(

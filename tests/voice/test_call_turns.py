@@ -20,6 +20,7 @@ import pytest
 
 from bot.conversation.messages import BotMessage
 from bot.conversation.service import ConversationService, UserTurn
+from bot.observability.metrics import CALL_TURN_ENDS
 from bot.settings import Settings
 from tests.conftest import make_settings
 from voice.audio import silence, split_frames, tone
@@ -169,15 +170,27 @@ def settings(tmp_path: Path, **voice: Any) -> Settings:
     )
 
 
+ENDS = ("complete", "silence", "unfinished", "decoding", "max_length")
+
+
+def turn_ends() -> dict[str, float]:
+    return {end: CALL_TURN_ENDS.labels(end)._value.get() for end in ENDS}
+
+
 async def heard(
     line: Line, recognizer: SpeechRecognizer | Decoder, s: Settings
-) -> tuple[list[tuple[str, int]], PhoneCall]:
+) -> tuple[list[tuple[str, int]], PhoneCall, list[str]]:
+    """The turns heard (text, frames taken), the call, and what ended each turn (the
+    guichet_call_turn_ends metric)."""
     dialogue = Dialogue(line)
     call = PhoneCall(
         line, cast(ConversationService, dialogue), cast(SpeechRecognizer, recognizer), Voice(), s
     )
+    before = turn_ends()
     await asyncio.wait_for(call.run(), timeout=30)
-    return dialogue.heard, call
+    after = turn_ends()
+    ends = [end for end in ENDS for _ in range(int(after[end] - before[end]))]
+    return dialogue.heard, call, ends
 
 
 # 200 ms of silence, a 600 ms question (frames 10-39), then silence.
@@ -187,19 +200,19 @@ LAST_VOICED = 39
 
 
 @pytest.mark.parametrize(
-    ("engine", "voice", "end_silence"),
+    ("engine", "voice", "end_silence", "end"),
     [
         # Whisper: "?" after 300 ms of silence (15 frames), not 500 ms (25).
-        ("whisper", {}, 15),
-        ("whisper", {"complete_turn_ms": 240}, 12),
+        ("whisper", {}, 15, "complete"),
+        ("whisper", {"complete_turn_ms": 240}, 12, "complete"),
         # The town keeps the fixed end-point; Vosk and early_decode off always do.
-        ("whisper", {"complete_turn_ms": 0, "incomplete_turn_ms": 0}, FIXED_END),
-        ("whisper", {"early_decode": False}, FIXED_END),
-        ("vosk", {}, FIXED_END),
+        ("whisper", {"complete_turn_ms": 0, "incomplete_turn_ms": 0}, FIXED_END, "silence"),
+        ("whisper", {"early_decode": False}, FIXED_END, "silence"),
+        ("vosk", {}, FIXED_END, "silence"),
     ],
 )
 async def test_a_complete_question_ends_the_turn_before_the_fixed_end_point(
-    tmp_path: Path, engine: str, voice: dict[str, Any], end_silence: int
+    tmp_path: Path, engine: str, voice: dict[str, Any], end_silence: int, end: str
 ) -> None:
     line = Line(QUESTION)
 
@@ -208,9 +221,10 @@ async def test_a_complete_question_ends_the_turn_before_the_fixed_end_point(
 
     recognizer = Decoder(text, line) if engine == "whisper" else Streaming(text)
     assert isinstance(recognizer, UtteranceDecoder) is (engine == "whisper")
-    turns, call = await heard(line, recognizer, settings(tmp_path, **voice))
+    turns, call, ends = await heard(line, recognizer, settings(tmp_path, **voice))
     # Heard once, on the frame that was the end_silence-th silent one.
     assert turns == [("Quels sont les horaires de la mairie ?", LAST_VOICED + end_silence + 1)]
+    assert ends == [end]
     early = engine == "whisper" and voice.get("early_decode", True)
     assert call.state.early_decodes == (1 if early else 0)
 
@@ -225,20 +239,22 @@ async def test_unfinished_words_wait_past_500_ms_and_the_continuation_is_one_utt
     decoder = Decoder(
         words({first: "Je voudrais euh", whole: "Je voudrais euh une carte d'identité."}), line
     )
-    turns, call = await heard(line, decoder, settings(tmp_path))
+    turns, call, ends = await heard(line, decoder, settings(tmp_path))
     # Not answered after 500 ms of silence (frame 64): one turn, the whole sentence,
     # ended 300 ms after its last voiced frame (94).
     assert turns == [("Je voudrais euh une carte d'identité.", 94 + 15 + 1)]
+    assert ends == ["complete"]
     assert decoder.decoded == [first, whole] and call.state.early_decodes == 1
 
 
 async def test_unfinished_words_wait_for_incomplete_turn_ms_at_most(tmp_path: Path) -> None:
     line = Line(QUESTION)
     decoder = Decoder(words({QUESTION_FRAMES: "Je voudrais euh"}), line)
-    turns, call = await heard(line, decoder, settings(tmp_path, incomplete_turn_ms=800))
+    turns, call, ends = await heard(line, decoder, settings(tmp_path, incomplete_turn_ms=800))
     # The caller says nothing more: the turn ends after 800 ms (40 frames) of silence,
     # with the words of the early decode (decoded once).
     assert turns == [("Je voudrais euh", LAST_VOICED + 40 + 1)]
+    assert ends == ["unfinished"]
     assert decoder.decoded == [QUESTION_FRAMES] and call.state.early_decodes == 1
 
 
@@ -255,8 +271,8 @@ async def test_a_caller_who_speaks_again_after_the_pause_gets_the_whole_utteranc
         line,
         delay=4,
     )
-    turns, _call = await heard(line, decoder, settings(tmp_path))
-    assert decoder.decoded == [first, whole]
+    turns, _call, ends = await heard(line, decoder, settings(tmp_path))
+    assert decoder.decoded == [first, whole] and ends == ["complete"]
     assert turns == [("Bonjour, je voudrais une carte d'identité.", 59 + 15 + 1)]
 
 
@@ -266,13 +282,13 @@ async def test_a_decode_still_running_at_500_ms_holds_the_end_point_until_its_wo
     # The decode started at the pause (frame 47) takes 30 frames (600 ms).
     line = Line(QUESTION)
     decoder = Decoder(words({QUESTION_FRAMES: "Je voudrais euh"}), line, delay=30)
-    turns, _call = await heard(line, decoder, settings(tmp_path))
+    turns, _call, ends = await heard(line, decoder, settings(tmp_path))
     # Unfinished words, known after 500 ms: still the 1 s wait.
-    assert turns == [("Je voudrais euh", LAST_VOICED + 50 + 1)]
+    assert turns == [("Je voudrais euh", LAST_VOICED + 50 + 1)] and ends == ["unfinished"]
 
     line = Line(QUESTION)
     decoder = Decoder(words({QUESTION_FRAMES: "Quels sont les horaires ?"}), line, delay=30)
-    turns, _call = await heard(line, decoder, settings(tmp_path))
+    turns, _call, ends = await heard(line, decoder, settings(tmp_path))
     # A whole question: the turn ends on the frame after the decode finished (frame
     # 47 + 30), not on a fixed one.
-    assert turns == [("Quels sont les horaires ?", 47 + 30 + 1)]
+    assert turns == [("Quels sont les horaires ?", 47 + 30 + 1)] and ends == ["decoding"]
