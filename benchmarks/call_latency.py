@@ -37,6 +37,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -46,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -497,7 +499,11 @@ def whisper_model_dir() -> Path:
 
 
 def start_stack(
-    keep: bool, engine: str = "vosk", early_decode: bool = True, whisper_window: str = "fit"
+    keep: bool,
+    engine: str = "vosk",
+    early_decode: bool = True,
+    whisper_window: str = "fit",
+    turn_taking: bool = True,
 ) -> tuple[Stack, Path]:
     busy = [p for p in (APP_PORT, ACTIONS_PORT, RASA_PORT) if not port_free(p, socket.SOCK_STREAM)]
     busy += [p for p in (SIP_PORT,) if not port_free(p, socket.SOCK_DGRAM)]
@@ -523,6 +529,7 @@ def start_stack(
         "GUICHET__VOICE__STT_ENGINE": engine,
         "GUICHET__VOICE__EARLY_DECODE": "true" if early_decode else "false",
         "GUICHET__VOICE__WHISPER_WINDOW": whisper_window,
+        **({} if turn_taking else TURN_TAKING_OFF),
         "GUICHET__VOICE__WHISPER_MODEL": str(whisper_model_dir()),
         "GUICHET__VOICE__SIP_PORT": str(SIP_PORT),
         "GUICHET__VOICE__RTP_PORT_MIN": str(RTP_PORTS[0]),
@@ -540,6 +547,29 @@ def start_stack(
             shutil.rmtree(scratch, ignore_errors=True)
         raise
     return stack, scratch
+
+
+# The fixed 500 ms end-point (voice/turns.py's turn-taking off).
+TURN_TAKING_OFF = {
+    "GUICHET__VOICE__COMPLETE_TURN_MS": "0",
+    "GUICHET__VOICE__INCOMPLETE_TURN_MS": "0",
+}
+
+
+def turn_ends() -> dict[str, float]:
+    """The app's guichet_call_turn_ends counters (what ended the callers' turns, from
+    its /metrics), {} if it cannot be read."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{APP_PORT}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    found = re.findall(r'^guichet_call_turn_ends_total\{end="([a-z_]+)"\} (\S+)$', text, re.M)
+    return {end: float(n) for end, n in found}
+
+
+def counted_since(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
+    return {k: int(v - before.get(k, 0)) for k, v in after.items() if v - before.get(k, 0)}
 
 
 def app_settings(stack: Stack) -> Settings:
@@ -1043,6 +1073,11 @@ def print_report(fig: dict[str, Any]) -> None:
     print(f"Callbot benchmark — {env['cores']} cores, load average at start {env['loadavg']}")
     print(f"code: {env['commit']}; modified: {env['modified_files'] or 'none'}")
     print(f"stack: {fig.get('stack', {})}")
+    print(
+        f"engine {env.get('engine')}, speech {env.get('speech')}, early decode "
+        f"{env.get('early_decode')}, window {env.get('whisper_window')}, turn-taking "
+        f"{env.get('turn_taking')}"
+    )
     g = fig.get("greeting")
     if g:
         print("\n== Greeting (a caller who says nothing)")
@@ -1091,6 +1126,8 @@ def print_report(fig: dict[str, Any]) -> None:
             f" later utterances: n {later['n']} p50 {fmt(later['p50'])} ms "
             f"max {fmt(later['max'])} ms"
         )
+        if lat.get("turn_ends"):
+            print(f"what ended the callers' turns (the app's metric): {lat['turn_ends']}")
         p = lat["playback_start_ms"]
         print(f"first non-silent packet: p50 {fmt(p['p50'])} ms  p95 {fmt(p['p95'])} ms")
         c = lat.get("cpu_cores", {})
@@ -1102,6 +1139,12 @@ def print_report(fig: dict[str, Any]) -> None:
             "columns: latency = end-point (VAD, in-process figure) + stt+dlg (recogniser "
             "finish, dialogue, up to the turn stored in the transcript) + tts+tx (synthesis, "
             "first packet); heard: s of bot speech until our next turn; plays: playbacks in it"
+            + (
+                " (the end-point figure is the VAD's fixed one: with turn-taking on, a call "
+                "may end the turn sooner or later, and stt+dlg shows the difference)"
+                if env.get("turn_taking") == "on" and env.get("engine") == "whisper"
+                else ""
+            )
         )
         print(
             f"{'call':>4} {'utt':>4} {'latency':>8} {'stt+dlg':>8} {'tts+tx':>7} {'heard s':>7} "
@@ -1152,6 +1195,7 @@ def print_report(fig: dict[str, Any]) -> None:
                 f"caller send lateness p99 {st['caller_send_lateness_ms']['p99']} ms; "
                 f"no answer within 30 s {st['no_reply']}, bot hung up {st['ended_by_bot']}, "
                 f"talked over {st['talked_over']}"
+                + (f"; turns ended by {st['turn_ends']}" if st.get("turn_ends") else "")
             )
         print(
             f"largest N with jitter p99 <= {JITTER_LIMIT_MS:.0f} ms: "
@@ -1239,12 +1283,16 @@ def on_signal(signum: int, _frame: Any) -> None:
 
 @contextlib.contextmanager
 def running_stack(
-    keep: bool, engine: str = "vosk", early_decode: bool = True, whisper_window: str = "fit"
+    keep: bool,
+    engine: str = "vosk",
+    early_decode: bool = True,
+    whisper_window: str = "fit",
+    turn_taking: bool = True,
 ) -> Iterator[tuple[Stack, Path]]:
     stack: Stack | None = None
     scratch: Path | None = None
     try:
-        stack, scratch = start_stack(keep, engine, early_decode, whisper_window)
+        stack, scratch = start_stack(keep, engine, early_decode, whisper_window, turn_taking)
         yield stack, scratch
     finally:
         if stack is not None:
@@ -1293,9 +1341,12 @@ async def run_calls(
             fig["notes"].append("baresip not installed: recordings not cross-checked")
         log(f"latency: {args.utterances} utterances, {args.per_call} per call")
         t = time.monotonic()
+        ends = await asyncio.to_thread(turn_ends)
         fig["latency"] = await latency_stage(
             target, speech, args.utterances, args.per_call, scratch / "guichet.db"
         )
+        ends, before = await asyncio.to_thread(turn_ends), ends
+        fig["latency"]["turn_ends"] = counted_since(before, ends)
         fig["latency"]["cpu_cores"] = sampler.load(t, time.monotonic())
         endpoint = {k: v["endpoint_ms"] for k, v in fig["endpointing"].items()}
         for row in fig["latency"]["utterances"]:
@@ -1314,6 +1365,8 @@ async def run_calls(
                     target, speech, n, args.step_s, sampler, idle, scratch / "guichet.db"
                 )
             )
+            ends, before = await asyncio.to_thread(turn_ends), ends
+            steps[-1]["turn_ends"] = counted_since(before, ends)
             await asyncio.sleep(6)
         fig["load"] = steps
         now = time.monotonic()
@@ -1407,6 +1460,14 @@ def main() -> int:
         help="Whisper's encoder window: fitted to each utterance (the default) or 30 s",
     )
     parser.add_argument(
+        "--turn-taking",
+        choices=("on", "off"),
+        default="on",
+        help="Whisper: the words decoded at the caller's pause end the turn sooner or later "
+        "(on, the default) or the fixed 500 ms end-point (off: complete_turn_ms and "
+        "incomplete_turn_ms 0)",
+    )
+    parser.add_argument(
         "--speech",
         choices=("espeak", "recorded"),
         default="espeak",
@@ -1456,6 +1517,7 @@ def main() -> int:
             "engine": args.engine,
             "early_decode": args.early_decode,
             "whisper_window": args.whisper_window,
+            "turn_taking": args.turn_taking,
             "speech": args.speech,
         },
         "notes": [],
@@ -1483,7 +1545,11 @@ def main() -> int:
         fig["stt"] = measure_stt(speech, args.stt_repeats, args.engine)
         log("starting Rasa and the app with the phone channel (30-60 s)")
         with running_stack(
-            args.keep_data, args.engine, args.early_decode == "on", args.whisper_window
+            args.keep_data,
+            args.engine,
+            args.early_decode == "on",
+            args.whisper_window,
+            args.turn_taking == "on",
         ) as (
             stack,
             scratch,

@@ -1,11 +1,13 @@
 """One phone call, from greeting to hang-up, over any `VoiceSession`.
 
 Small stages: caller frames go through the VAD (end-pointing, barge-in); while
-the caller speaks, audio streams into the recogniser in a worker thread; at the
-end of the utterance the text becomes a turn of the same conversation service
-the web chat uses (channel "phone"); replies are adapted for the ear, spoken,
-and their buttons become a keypad menu. Keypad digits work at any time: 0 for
-a person, * to repeat, 1-9 for the menu.
+the caller speaks, audio streams into the recogniser in a worker thread (Whisper
+decodes from the caller's first pause, and its words end the turn sooner or later
+than the VAD's 500 ms, voice/turns.py); at the end of the utterance the text
+becomes a turn of the same conversation service the web chat uses (channel
+"phone"); replies are adapted for the ear, spoken, and their buttons become a
+keypad menu. Keypad digits work at any time: 0 for a person, * to repeat, 1-9 for
+the menu.
 
 A person is reached by transferring the call (the channel declares `transfer`:
 `SPOKEN` in bot/conversation/capabilities.py) or, when nobody can answer, by a
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -38,7 +41,8 @@ from voice.session import AudioFrame, DtmfDigit, HangupCause, PlaybackResult, Vo
 from voice.stt import SpeechRecognizer, UtteranceDecoder
 from voice.texts import shorten_for_voice, to_speech
 from voice.tts import SpeechSynthesizer
-from voice.vad import SpeechEnded, SpeechPaused, SpeechStarted, VoiceActivityDetector
+from voice.turns import Ending, ending
+from voice.vad import EndReason, SpeechEnded, SpeechPaused, SpeechStarted, VoiceActivityDetector
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,22 @@ class CallState:
     callback_offer: bool = False
     # Utterances whose text came from the decode started at the caller's pause.
     early_decodes: int = 0
+
+
+@dataclass
+class EarlyDecode:
+    """A decode started at the caller's pause, and how its words end (voice/turns.py)."""
+
+    pause: SpeechPaused
+    text: asyncio.Future[str | None]
+    verdict: Ending | None = None  # once the text is there
+
+    def ending(self) -> Ending | None:
+        """How the words end once decoded (EMPTY if the decode failed); None before."""
+        if self.verdict is None and self.text.done():
+            text = None if self.text.cancelled() else self.text.result()
+            self.verdict = ending(text) if text is not None else Ending.EMPTY
+        return self.verdict
 
 
 def conversation_id_for(call_id: str) -> str:
@@ -125,8 +145,12 @@ class PhoneCall:
         self._stt_frames: list[bytes] = []
         self._stt_feeding: asyncio.Task[None] | None = None
         self._fed_any = False  # whether this utterance was streamed to the recogniser
-        # A decode started at the caller's last pause: (the frames, the text to come).
-        self._early: tuple[tuple[bytes, ...], asyncio.Future[str | None]] | None = None
+        # A decode started at the caller's last pause.
+        self._early: EarlyDecode | None = None
+        # Turn-taking from its words, in VAD frames (0: off; see _end_of_turn).
+        voice = settings.voice
+        self._complete_frames = math.ceil(voice.complete_turn_ms / self.vad.frame_ms)
+        self._incomplete_frames = math.ceil(voice.incomplete_turn_ms / self.vad.frame_ms)
         self._last_activity = time.monotonic()
         # Latency figures: end of the caller's utterance -> first audio of the answer.
         self.response_latencies_ms: list[float] = []
@@ -211,6 +235,11 @@ class PhoneCall:
                 await self._flush_stt(final=True, tail=vad_event)
                 return
         if self.vad.in_speech:
+            ended = self._end_of_turn()
+            if ended is not None:
+                self._utterance_end = time.monotonic()
+                await self._flush_stt(final=True, tail=ended)
+                return
             self._stt_frames.append(frame.pcm)
             if len(self._stt_frames) >= STT_BATCH_FRAMES:
                 await self._flush_stt(final=False)
@@ -228,10 +257,12 @@ class PhoneCall:
         self._stt_feeding = None
         early, self._early = self._early, None
         early_text = None
-        if tail is not None and early is not None and early[0] == tail.frames:
-            # Nothing was said after the pause: its decode, started up to 340 ms
-            # earlier, is the utterance's text (None if it failed: decode again).
-            early_text = await early[1]
+        if tail is not None and early is not None and early.pause.frames == tail.frames:
+            # Nothing was said after the pause: its decode, started there, is the
+            # utterance's text (None if it failed: decode again).
+            early_text = await early.text
+        if tail is not None:
+            metrics.call_turn_end(self._turn_end_label(tail, early))
         metrics.call_utterance("early" if early_text is not None else "after_end")
         if early_text is not None:
             self.state.early_decodes += 1
@@ -253,7 +284,49 @@ class PhoneCall:
         """Whole-utterance recognisers (Whisper) start decoding at the caller's pause
         instead of after the end-point: the end-point's 500 ms and the decode overlap."""
         if self.settings.voice.early_decode and isinstance(self.recognizer, UtteranceDecoder):
-            self._early = (pause.frames, asyncio.ensure_future(self._decode(pause.pcm)))
+            self._early = EarlyDecode(pause, asyncio.ensure_future(self._decode(pause.pcm)))
+            if self._incomplete_frames:
+                # Until its words are known the turn may need the longer wait: the VAD
+                # ends it there at the latest, _end_of_turn sooner.
+                self.vad.hold_end(self._incomplete_frames)
+
+    def _end_of_turn(self) -> SpeechEnded | None:
+        """The end of the utterance decided from the words decoded at the pause
+        (voice/turns.py), while nothing was said since; None: keep listening.
+
+        Words that end a sentence end the turn after `complete_turn_ms` of silence,
+        unfinished ones ("je voudrais euh") let the VAD wait up to `incomplete_turn_ms`,
+        others (nothing made out, a failed decode) end it at the usual end-point. While
+        the decode runs, the end-point waits for it (the answer could not start sooner
+        anyway), up to `incomplete_turn_ms`. Vosk, or early_decode off: no early decode,
+        the VAD's fixed end-point."""
+        early = self._early
+        if early is None or not self.vad.still_paused(early.pause):
+            return None
+        verdict = early.ending()
+        silence = self.vad.silence_frames
+        if verdict is None or verdict is Ending.INCOMPLETE:
+            return None
+        if verdict is Ending.COMPLETE and self._complete_frames:
+            if silence >= self._complete_frames:
+                return self.vad.end_now(EndReason.COMPLETE)
+        if silence >= self.vad.end_frames:
+            return self.vad.end_now(EndReason.SILENCE)  # held while the decode ran
+        return None
+
+    def _turn_end_label(self, tail: SpeechEnded, early: EarlyDecode | None) -> str:
+        """What ended the turn, for the guichet_call_turn_ends metric."""
+        if tail.reason not in (EndReason.SILENCE, EndReason.COMPLETE):
+            return str(tail.reason)  # max_length, flush
+        silence = tail.detected_frame + 1 - tail.end_frame
+        if silence < self.vad.end_frames:
+            return "complete"  # sooner than the fixed end-point
+        if silence == self.vad.end_frames:
+            return "silence"
+        if early is not None and early.pause.frames == tail.frames:
+            if early.ending() is Ending.INCOMPLETE:
+                return "unfinished"  # later: the words stopped mid-sentence
+        return "decoding"  # later: the end-point waited for the decode
 
     async def _decode(self, pcm: bytes) -> str | None:
         assert isinstance(self.recognizer, UtteranceDecoder)

@@ -14,6 +14,11 @@ machine over the results:
   utterances starts on it, and if the silence goes on to the end-point its
   `SpeechEnded.frames` are exactly the same frames, so the decode is reused.
 
+Whoever reads the events may also decide the end-point itself (voice/call.py does, from
+the words decoded at the pause, voice/turns.py): `end_now` ends the utterance at once,
+with the `SpeechEnded` the silence end-point would have given, and `hold_end` moves the
+current utterance's end-point to a longer silence.
+
 It is pure and synchronous: feed frames with `process`, get events back.
 Frame indices count the frames given since construction (or `reset`), from 0.
 """
@@ -34,6 +39,7 @@ class EndReason(StrEnum):
     SILENCE = "silence"  # end_frames unvoiced frames after the speech
     MAX_LENGTH = "max_length"  # the utterance reached max_frames
     FLUSH = "flush"  # the stream ended (hang-up) while speech was going on
+    COMPLETE = "complete"  # ended on request (end_now): the words heard were a whole sentence
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ class VoiceActivityDetector:
         # Recent frames while in silence (pre-roll + the run being confirmed).
         self._recent: deque[bytes] = deque(maxlen=self.pre_roll_frames + self.start_frames)
         self._utterance: list[bytes] = []
+        self._end_after = self.end_frames  # this utterance's end-point (hold_end)
 
     @property
     def in_speech(self) -> bool:
@@ -147,6 +154,42 @@ class VoiceActivityDetector:
     def frame_index(self) -> int:
         """Index the next frame will get."""
         return self._index
+
+    @property
+    def silence_frames(self) -> int:
+        """Unvoiced frames since the utterance's last voiced one (0 outside speech)."""
+        return self._unvoiced_run if self._in_speech else 0
+
+    @property
+    def end_after_frames(self) -> int:
+        """Unvoiced frames that end the current utterance (`end_frames` unless held)."""
+        return self._end_after
+
+    def still_paused(self, pause: SpeechPaused) -> bool:
+        """Whether no voiced frame came since `pause`: the utterance would still end
+        with `pause.frames`."""
+        return (
+            self._in_speech
+            and self.pause_frames > 0
+            and pause.start_frame == self._start_frame
+            and self._unvoiced_run - self.pause_frames == self._index - 1 - pause.detected_frame
+        )
+
+    def hold_end(self, frames: int) -> None:
+        """End the current utterance after `frames` unvoiced frames instead of
+        `end_frames` (never sooner); the next utterance has `end_frames` again. Frames
+        already silent count: holding to fewer than `silence_frames` ends on the next
+        unvoiced frame."""
+        if self._in_speech:
+            self._end_after = max(self.end_frames, frames)
+
+    def end_now(self, reason: EndReason = EndReason.COMPLETE) -> SpeechEnded | None:
+        """End the utterance in progress now, as the end-point would after the last frame
+        given (None outside speech): the same frames, trailing silence cut to the
+        post-roll."""
+        if not self._in_speech:
+            return None
+        return self._end(self._index - 1, reason)
 
     def is_voiced(self, frame: bytes) -> bool:
         """The raw per-frame decision (webrtcvad + energy floor), without the state machine."""
@@ -181,7 +224,7 @@ class VoiceActivityDetector:
 
         self._utterance.append(frame)
         self._unvoiced_run = 0 if voiced else self._unvoiced_run + 1
-        if self._unvoiced_run >= self.end_frames:
+        if self._unvoiced_run >= self._end_after:
             events.append(self._end(index, EndReason.SILENCE))
         elif self.pause_frames and self._unvoiced_run == self.pause_frames:
             events.append(SpeechPaused(self._start_frame, index, self._kept_frames()))
@@ -214,6 +257,7 @@ class VoiceActivityDetector:
         )
         self._in_speech = False
         self._utterance = []
+        self._end_after = self.end_frames
         self._unvoiced_run = 0
         self._voiced_run = 0
         self._recent.clear()

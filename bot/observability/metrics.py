@@ -49,6 +49,14 @@ CALL_UTTERANCES = Counter(
     "caller's pause, before the end-point; after_end: once the end-point was reached).",
     ["decode"],
 )
+CALL_TURN_ENDS = Counter(
+    "guichet_call_turn_ends",
+    "Callers' utterances by what ended them: complete (words that end a sentence, "
+    "sooner than the 500 ms end-point), silence (the 500 ms end-point), unfinished "
+    "(later: the words stopped mid-sentence), decoding (later: the end-point waited for "
+    "the decode), max_length.",
+    ["end"],
+)
 KB_SEARCHES = Counter(
     "guichet_kb_searches",
     "Knowledge-base searches for citizens, by outcome (answer, suggest, not_found).",
@@ -115,6 +123,10 @@ def call_ended(outcome: str) -> None:
 
 def call_utterance(decode: str) -> None:
     CALL_UTTERANCES.labels(decode).inc()
+
+
+def call_turn_end(end: str) -> None:
+    CALL_TURN_ENDS.labels(end).inc()
 
 
 def kb_search(confidence: str, seconds: float) -> None:

@@ -14,6 +14,13 @@ from bot.settings.common import RateLimit, SettingsError, flag, networks, rate_l
 
 # The PBX password of the callbot's extension: from the environment only, never the file.
 SIP_PASSWORD_ENV = "GUICHET_SIP_PASSWORD"
+# The VAD's pause (the early decode starts there) and its fixed end-point, in ms
+# (voice/vad.py's defaults: 8 and 25 frames of 20 ms); the turn-taking settings must
+# fall between and beyond them.
+PAUSE_MS = 160
+END_POINT_MS = 500
+# Longest wait for a caller who stopped mid-sentence.
+MAX_INCOMPLETE_TURN_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,13 @@ class VoiceSettings:
     # Whisper's encoder window: fit (fitted to each utterance, voice/whisper.py) or
     # full (Whisper's fixed 30 s, about 700 ms slower on a short question).
     whisper_window: str = "fit"
+    # Turn-taking from the words decoded at the pause (Whisper with early_decode,
+    # voice/turns.py): a sentence that is plainly over ends the turn after this much
+    # silence instead of 500 ms (0: never sooner than 500 ms) ...
+    complete_turn_ms: int = 300
+    # ... and one that stops on "euh", "de", "je voudrais" waits up to this much
+    # silence (0: 500 ms as for any other). Both 0: the fixed 500 ms end-point.
+    incomplete_turn_ms: int = 1000
 
 
 def parse_voice(raw: dict[str, Any], data_dir: Path, env: Mapping[str, str]) -> VoiceSettings:
@@ -77,6 +91,21 @@ def parse_voice(raw: dict[str, Any], data_dir: Path, env: Mapping[str, str]) -> 
     if whisper_window not in ("fit", "full"):
         raise SettingsError(
             f"settings: 'voice.whisper_window' must be fit or full, not {whisper_window!r}"
+        )
+    complete_turn_ms = _milliseconds(section, "complete_turn_ms", VoiceSettings.complete_turn_ms)
+    if complete_turn_ms and not PAUSE_MS < complete_turn_ms < END_POINT_MS:
+        raise SettingsError(
+            f"settings: 'voice.complete_turn_ms' must be 0 (off) or more than the {PAUSE_MS} ms"
+            f" pause and less than the {END_POINT_MS} ms end-point, not {complete_turn_ms}"
+        )
+    incomplete_turn_ms = _milliseconds(
+        section, "incomplete_turn_ms", VoiceSettings.incomplete_turn_ms
+    )
+    if incomplete_turn_ms and not END_POINT_MS < incomplete_turn_ms <= MAX_INCOMPLETE_TURN_MS:
+        raise SettingsError(
+            f"settings: 'voice.incomplete_turn_ms' must be 0 (off) or more than the"
+            f" {END_POINT_MS} ms end-point and at most {MAX_INCOMPLETE_TURN_MS} ms,"
+            f" not {incomplete_turn_ms}"
         )
     registrar = str(section.get("registrar") or "").strip()
     if registrar and not registrar.lower().startswith(("sip:", "sips:")):
@@ -107,6 +136,8 @@ def parse_voice(raw: dict[str, Any], data_dir: Path, env: Mapping[str, str]) -> 
             max_silences=int(section.get("max_silences", 3)),
             early_decode=flag(section, "early_decode", True, "voice"),
             whisper_window=whisper_window,
+            complete_turn_ms=complete_turn_ms,
+            incomplete_turn_ms=incomplete_turn_ms,
             allowed_peers=peers,
             invite_limit=invite_limit,
             rtp_source=rtp_source,
@@ -120,3 +151,12 @@ def parse_voice(raw: dict[str, Any], data_dir: Path, env: Mapping[str, str]) -> 
         )
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"settings: invalid 'voice' value: {exc}") from exc
+
+
+def _milliseconds(section: dict[str, Any], key: str, default: int) -> int:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SettingsError(
+            f"settings: 'voice.{key}' must be a whole number of milliseconds, not {value!r}"
+        )
+    return value

@@ -189,3 +189,76 @@ def test_espeak_speech_padded_with_silence(tmp_path: Path) -> None:
     assert abs(end.end_frame - (50 + last_loud + 1)) <= 3
     assert end.reason is EndReason.SILENCE
     assert 1500 <= end.speech_ms <= 3500
+
+
+def feed(vad: VoiceActivityDetector, pcm: bytes) -> list[VadEvent]:
+    return [e for frame in split_frames(pcm) for e in vad.process(frame)]
+
+
+def test_end_now_gives_the_end_the_silence_would_have_given() -> None:
+    # 200 ms silence (frames 0-9), 600 ms tone (10-39), then silence.
+    vad = VoiceActivityDetector()
+    events = feed(vad, silence(200) + tone(440, 600) + silence(160))
+    [pause] = [e for e in events if isinstance(e, SpeechPaused)]
+    assert vad.still_paused(pause) and vad.silence_frames == 8
+    feed(vad, silence(140))  # 300 ms of silence in all, no event yet
+    assert vad.in_speech and vad.silence_frames == 15 and vad.still_paused(pause)
+    early = vad.end_now()
+    assert early is not None and early.reason is EndReason.COMPLETE
+    assert (early.start_frame, early.end_frame, early.detected_frame) == (10, 40, 54)
+    assert early.frames == pause.frames  # the early decode's audio
+    assert not vad.in_speech and vad.silence_frames == 0 and vad.end_now() is None
+    # The same audio left to the 500 ms end-point: the same utterance, 10 frames later.
+    [late] = ended(run(VoiceActivityDetector(), silence(200) + tone(440, 600) + silence(600)))
+    assert late.reason is EndReason.SILENCE and late.detected_frame == 64
+    assert (late.first_frame, late.start_frame, late.end_frame, late.frames) == (
+        early.first_frame,
+        early.start_frame,
+        early.end_frame,
+        early.frames,
+    )
+    # The VAD goes on as before: the next utterance starts and ends as usual.
+    events = feed(vad, silence(100) + tone(440, 300) + silence(600))
+    assert [type(e) for e in events] == [SpeechStarted, SpeechPaused, SpeechEnded]
+
+
+def test_still_paused_is_false_once_the_caller_speaks_again() -> None:
+    vad = VoiceActivityDetector()
+    [pause] = [e for e in feed(vad, tone(440, 400) + silence(200)) if isinstance(e, SpeechPaused)]
+    assert vad.still_paused(pause)
+    feed(vad, tone(440, 100) + silence(200))  # voice again, then a new pause
+    assert vad.in_speech and not vad.still_paused(pause)
+    assert VoiceActivityDetector(pause_frames=0).still_paused(pause) is False
+
+
+def test_hold_end_lengthens_this_utterance_only() -> None:
+    vad = VoiceActivityDetector()
+    # 400 ms tone (frames 0-19), the end-point held to 50 silent frames (1 s).
+    feed(vad, tone(440, 400) + silence(100))
+    vad.hold_end(50)
+    assert vad.end_after_frames == 50
+    assert [type(e) for e in feed(vad, silence(800))] == [SpeechPaused]
+    assert vad.in_speech and vad.silence_frames == 45  # 900 ms: the same utterance
+    events = feed(vad, silence(100))
+    [end] = [e for e in events if isinstance(e, SpeechEnded)]
+    assert end.reason is EndReason.SILENCE and (end.end_frame, end.detected_frame) == (20, 69)
+    assert vad.end_after_frames == 25  # the next utterance ends after 500 ms again
+    [again] = ended(run(vad, tone(440, 400) + silence(600)))
+    assert again.detected_frame - again.end_frame + 1 == 25
+    # Never shorter than end_frames; outside speech it does nothing.
+    vad.hold_end(3)
+    assert vad.end_after_frames == 25
+
+
+def test_a_held_utterance_goes_on_when_the_caller_speaks_again() -> None:
+    # 400 ms tone, 700 ms silence (past the usual 500 ms), 400 ms tone: one utterance.
+    vad = VoiceActivityDetector()
+    feed(vad, tone(440, 400) + silence(160))
+    vad.hold_end(50)
+    events = feed(vad, silence(540) + tone(440, 400) + silence(1200))
+    [end] = [e for e in events if isinstance(e, SpeechEnded)]
+    assert (end.start_frame, end.end_frame) == (0, 75)
+    # Held for the whole utterance (the caller's next pause may hold it again).
+    assert end.detected_frame == 75 + 50 - 1
+    unheld = ended(run(VoiceActivityDetector(), tone(440, 400) + silence(700) + tone(440, 400)))
+    assert len(unheld) == 1 and (unheld[0].start_frame, unheld[0].end_frame) == (0, 20)

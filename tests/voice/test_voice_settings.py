@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.settings import DEFAULT_SETTINGS_FILE, SettingsError, load_settings
+from bot.settings.voice import END_POINT_MS, PAUSE_MS
 from voice.channel import sip_config
+from voice.vad import VoiceActivityDetector
 
 
 def test_defaults_answer_this_machine_only_and_register_nowhere() -> None:
@@ -63,6 +65,14 @@ def test_a_password_in_the_settings_file_is_refused(tmp_path: Path) -> None:
         ({"GUICHET__VOICE__REGISTRAR": "pbx.example.org"}, "must be a SIP URI"),
         ({"GUICHET__VOICE__RTP_SOURCE": "any"}, "sdp or latch"),
         ({"GUICHET__VOICE__WHISPER_WINDOW": "short"}, "fit or full"),
+        ({"GUICHET__VOICE__COMPLETE_TURN_MS": "160"}, "more than the 160 ms pause"),
+        ({"GUICHET__VOICE__COMPLETE_TURN_MS": "500"}, "less than the 500 ms end-point"),
+        ({"GUICHET__VOICE__COMPLETE_TURN_MS": "-1"}, "whole number of milliseconds"),
+        ({"GUICHET__VOICE__COMPLETE_TURN_MS": "0.3"}, "whole number of milliseconds"),
+        ({"GUICHET__VOICE__COMPLETE_TURN_MS": "true"}, "whole number of milliseconds"),
+        ({"GUICHET__VOICE__INCOMPLETE_TURN_MS": "500"}, "more than the 500 ms end-point"),
+        ({"GUICHET__VOICE__INCOMPLETE_TURN_MS": "5000"}, "at most 2000 ms"),
+        ({"GUICHET__VOICE__INCOMPLETE_TURN_MS": "1 s"}, "whole number of milliseconds"),
         ({"GUICHET__VOICE__INVITE_LIMIT": "{burst: -1}"}, "voice.invite_limit"),
         ({"GUICHET__VOICE__SIP_PASSWORD": "x"}, "must not be in the settings"),
     ],
@@ -76,3 +86,17 @@ def test_the_whisper_window_is_fitted_unless_the_operator_asks_for_30_s() -> Non
     assert load_settings(env={}).voice.whisper_window == "fit"
     env = {"GUICHET__VOICE__WHISPER_WINDOW": "full"}
     assert load_settings(env=env).voice.whisper_window == "full"
+
+
+def test_turn_taking_defaults_and_how_a_town_keeps_the_fixed_end_point() -> None:
+    voice = load_settings(env={}).voice
+    assert (voice.complete_turn_ms, voice.incomplete_turn_ms) == (300, 1000)
+    off = {"GUICHET__VOICE__COMPLETE_TURN_MS": "0", "GUICHET__VOICE__INCOMPLETE_TURN_MS": "0"}
+    voice = load_settings(env=off).voice
+    assert (voice.complete_turn_ms, voice.incomplete_turn_ms) == (0, 0)
+    # The limits the settings check are the VAD's own pause and end-point.
+    vad = VoiceActivityDetector()
+    assert (vad.pause_frames * vad.frame_ms, vad.end_frames * vad.frame_ms) == (
+        PAUSE_MS,
+        END_POINT_MS,
+    )
