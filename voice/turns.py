@@ -33,6 +33,8 @@ import re
 import unicodedata
 from enum import StrEnum
 
+from bot.core.text import fold
+
 
 class Ending(StrEnum):
     COMPLETE = "complete"
@@ -73,12 +75,6 @@ _ACCENTED_ENDINGS = frozenset({"là", "où", "sûr", "dû", "nôtre", "vôtre", 
 _CONTINUATION = ("…", "...", ",", ";", ":", "-", "–", "—", "'")
 _CLOSING = " \t\n\"'»”)]"
 _WORD = re.compile(r"[\w'-]+$")
-
-
-def fold(word: str) -> str:
-    """Lower case, accents dropped, typographic apostrophes made plain."""
-    decomposed = unicodedata.normalize("NFD", word.lower().replace("’", "'"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def ending(text: str) -> Ending:
