@@ -192,8 +192,8 @@ async def test_call_is_answered_and_caller_speech_reaches_the_handler(
     (call,) = bot.calls
     assert call.cause is HangupCause.BOT
     assert closed["type"] == "CALL_CLOSED"
+    # A figure to read, not a pass/fail bound: timings belong in benchmarks/.
     print(f"call setup (dial → CALL_ESTABLISHED): {setup_ms:.1f} ms")
-    assert setup_ms < 1000
     heard = call.pcm()
     assert len(call.frames) >= 200  # 4 s at least
     assert all(len(f.pcm) == 320 for f in call.frames)
