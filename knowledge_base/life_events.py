@@ -24,6 +24,13 @@ Alias syntax (one phrase per line, matched on `normalise_noisy` text):
 A message that matches a `not_if` pattern (global or of the tag) is an ordinary
 question about one procedure (a price, a form, opening hours): no event.
 
+Aliases name the event ("on vient d'emménager"). When none matches, an event's
+`topics` (words of its field: "chantier", "cartons", "bail") name it only in a
+message that also asks for the whole set (a global `asks` pattern: "quelles
+démarches", "par où commencer", "kesk jdoi fer"): "chantier chez moi le mois
+prochain, qu'est-ce que je dois savoir ?" is the event, "chantier : à quelle heure
+le bruit est-il permis ?" is not (`by_topic` says which kind of match it was).
+
 Staff manage the events in /admin (`EventSettings`, stored in the database by
 knowledge_base/event_store.py): the order of an event's articles, which comes
 before the file's `order`, and the names it had before a rename or a merge, which
@@ -35,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -175,6 +182,8 @@ class LifeEventMatch:
     tag: str
     score: float  # share of the message's words the matching phrase covers, 0..1
     articles: tuple[str, ...]  # slugs, what to do first first
+    # Named by a topic word and a request for the whole set, not by an alias.
+    by_topic: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,7 @@ class LifeEvent:
     care: str = ""  # said before the procedures in hard moments; a person is offered
     patterns: tuple[tuple[_Slot, ...], ...] = field(default=(), repr=False)
     vetoes: tuple[tuple[_Slot, ...], ...] = field(default=(), repr=False)
+    topics: tuple[tuple[_Slot, ...], ...] = field(default=(), repr=False)
 
     @property
     def hard(self) -> bool:
@@ -212,6 +222,21 @@ class LifeEvent:
         if self.intro:
             return f"Voici les démarches à prévoir {self.intro} :"
         return f"Voici les démarches à prévoir pour « {self.tag} » :"
+
+
+def _compile_all(
+    owner: str, phrases: Iterable[Any], groups: dict[str, str]
+) -> tuple[tuple[_Slot, ...], ...]:
+    compiled = []
+    for phrase in phrases:
+        try:
+            slots = _compile(str(phrase), groups)
+        except ValueError:
+            log.warning("life events %r: pattern %r ignored", owner, phrase)
+            continue
+        if slots:
+            compiled.append(slots)
+    return tuple(compiled)
 
 
 def load_aliases(path: Path | None) -> dict[str, Any]:
@@ -229,13 +254,20 @@ def load_aliases(path: Path | None) -> dict[str, Any]:
 class LifeEvents:
     """The life events of a base, their phrasings and their ordered articles."""
 
-    def __init__(self, events: Iterable[LifeEvent], vetoes: Iterable[tuple[_Slot, ...]] = ()):
+    def __init__(
+        self,
+        events: Iterable[LifeEvent],
+        vetoes: Iterable[tuple[_Slot, ...]] = (),
+        asks: Iterable[tuple[_Slot, ...]] = (),
+    ):
         self._events = {e.tag: e for e in events}
         self._vetoes = tuple(vetoes)
-        patterns = [*self._vetoes]
+        self._asks = tuple(asks)
+        patterns = [*self._vetoes, *self._asks]
         for event in self._events.values():
             patterns.extend(event.patterns)
             patterns.extend(event.vetoes)
+            patterns.extend(event.topics)
         # Pattern words by initial: a word only matches tokens with its initial (after
         # a glued "j" or "d"), so a message is checked against a few dozen of them.
         self._by_initial: dict[str, list[_Word]] = {}
@@ -301,10 +333,11 @@ class LifeEvents:
                     care=str(main.get("care") or ""),
                     patterns=tuple(patterns),
                     vetoes=tuple(_compile(str(v), groups) for v in main.get("not_if") or []),
+                    topics=_compile_all(tag, main.get("topics") or [], groups),
                 )
             )
         vetoes = [_compile(str(v), groups) for v in aliases.get("not_if") or []]
-        return cls(events, vetoes)
+        return cls(events, vetoes, _compile_all("asks", aliases.get("asks") or [], groups))
 
     @classmethod
     def from_directory(
@@ -346,21 +379,37 @@ class LifeEvents:
         matched = self._matched(toks)
         if not toks or any(_find(v, toks, matched) is not None for v in self._vetoes):
             return None
+        best = self._best(toks, matched, lambda e: e.patterns)
+        by_topic = False
+        if best is None and any(_find(a, toks, matched) is not None for a in self._asks):
+            best, by_topic = self._best(toks, matched, lambda e: e.topics), True
+        if best is None:
+            return None
+        event = self._events[best[2]]
+        return LifeEventMatch(
+            event.tag, min(1.0, best[0] / len(toks)), event.articles, by_topic=by_topic
+        )
+
+    def _best(
+        self,
+        toks: Sequence[str],
+        matched: frozenset[_Word],
+        patterns_of: Callable[[LifeEvent], Sequence[tuple[_Slot, ...]]],
+    ) -> tuple[int, int, str] | None:
+        """(slots, weight, tag) of the longest matching pattern, the event's vetoes
+        respected; None when no pattern matches."""
         best: tuple[int, int, str] | None = None
         for event in self._events.values():
             if any(_find(v, toks, matched) is not None for v in event.vetoes):
                 continue
-            for pattern in event.patterns:
+            for pattern in patterns_of(event):
                 if _find(pattern, toks, matched) is None:
                     continue
                 weight = sum(max(len(w.text) for w in slot) for slot in pattern)
                 key = (len(pattern), weight, event.tag)
                 if best is None or key[:2] > best[:2]:
                     best = key
-        if best is None:
-            return None
-        event = self._events[best[2]]
-        return LifeEventMatch(event.tag, min(1.0, best[0] / len(toks)), event.articles)
+        return best
 
     async def match_off_loop(self, text: str) -> LifeEventMatch | None:
         """`match` in a worker thread, for very long messages (about 10 ms for 90 words)."""

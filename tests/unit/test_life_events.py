@@ -116,3 +116,40 @@ def test_a_broken_aliases_file_is_ignored(tmp_path: Path) -> None:
     events = LifeEvents.from_directory([_article("a", ["je déménage"])], tmp_path)
     found = events.match("je déménage bientôt")
     assert found is not None and found.articles == ("a",)
+
+
+def test_a_topic_word_names_an_event_only_with_a_request_for_the_whole_set(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "_life_events.yml").write_text(
+        "not_if: ['quelle heure']\n"
+        "asks: ['quelles demarches', 'par ou commencer']\n"
+        "events:\n"
+        "  je fais des travaux:\n"
+        "    aliases: ['je fais des travaux']\n"
+        "    topics: ['chantier*', 'cloison*']\n",
+        encoding="utf-8",
+    )
+    events = LifeEvents.from_directory([_article("a", ["je fais des travaux"])], tmp_path)
+    named = events.match("je fais des travaux cet été")
+    assert named is not None and not named.by_topic
+    asked = events.match("gros chantier au printemps, par où commencer ?")
+    assert asked is not None and asked.tag == "je fais des travaux" and asked.by_topic
+    assert events.match("on abat une cloison : quelles démarches ?") is not None
+    # The topic alone, or with a veto, is an ordinary question.
+    assert events.match("le chantier d'en face fait du bruit") is None
+    assert events.match("chantier : à quelle heure commencer, quelles démarches ?") is None
+
+
+# Written for this test (not lines of the evaluation sets): topics of the demo base.
+DEMO_TOPICS = [
+    ("le chantier de notre salle de bain démarre en mai, quelles règles ?", "je fais des travaux"),
+    ("le bail de mon studio se termine, il faut prévoir quoi ?", "je déménage"),
+    ("construction de notre maison en bois : les étapes ?", "je construis"),
+]
+
+
+@pytest.mark.parametrize(("text", "tag"), DEMO_TOPICS)
+def test_the_demo_base_has_topics_for_its_events(demo: LifeEvents, text: str, tag: str) -> None:
+    found = demo.match(text)
+    assert found is not None and found.tag == tag, text
