@@ -26,11 +26,21 @@ MAX_PHONE_ARTICLES = 3
 PERSON_BUTTON = HUMAN_BUTTONS[0]
 
 
-def _tag(tracker: Tracker) -> str | None:
+def _reading(tracker: Tracker, key: str) -> str | None:
+    """A field of the app's reading of the message (bot/conversation/intent_policy.py)."""
     metadata = tracker.latest_message.get("metadata") or {}
     guichet = metadata.get("guichet") if isinstance(metadata, dict) else None
-    tag = guichet.get("life_event") if isinstance(guichet, dict) else None
-    return str(tag) if tag else None
+    value = guichet.get(key) if isinstance(guichet, dict) else None
+    return str(value) if value else None
+
+
+def _answer(p: Passage, extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "text": f"{p.title}\n{p.text}" if p.text else p.title,
+        "sources": [_source(p)],
+        "articles": [p.slug],
+        **extra,
+    }
 
 
 def _article_button(p: Passage) -> dict[str, str]:
@@ -49,14 +59,20 @@ class ActionLifeEvent(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        tag = _tag(tracker)
+        tag = _reading(tracker, "life_event")
         event = self._events.event(tag) if tag and self._events is not None else None
         voice = Capabilities.of_message(tracker.latest_message).voice
         question = (tracker.latest_message.get("text") or "").strip()
+        # "carte d'identité perdue, que faire ?": the base answers with one of the
+        # event's articles; that procedure comes first, answered, then the others.
+        focus = _reading(tracker, "kb_article")
+        if event is None or focus not in event.articles or len(event.articles) == 1:
+            focus = None
         passages: list[Passage] = []
         if event is not None and self._knowledge is not None:
             limit = MAX_PHONE_ARTICLES if voice else MAX_CHAT_ARTICLES
-            for slug in event.articles:
+            slugs = [focus, *(s for s in event.articles if s != focus)] if focus else event.articles
+            for slug in slugs:
                 try:
                     found = await self._knowledge.passage_of(slug, voice=voice, question=question)
                 except Exception:
@@ -83,29 +99,26 @@ class ActionLifeEvent(Action):
         person = [PERSON_BUTTON] if event.hard else []
         if event.hard:
             dispatcher.utter_message(text=event.care)
-        if len(event.articles) == 1:
+        if len(event.articles) == 1 or len(passages) == 1:
             # One article: it is the answer.
-            best = passages[0]
+            extra: dict[str, Any] = {"life_event": event.tag}
             dispatcher.utter_message(
-                json_message={
-                    "text": f"{best.title}\n{best.text}" if best.text else best.title,
-                    "sources": [_source(best)],
-                    "articles": [best.slug],
-                    "life_event": event.tag,
-                    **({"buttons": person} if person else {}),
-                }
+                json_message=_answer(passages[0], extra | ({"buttons": person} if person else {}))
             )
             return []
-        more = len(event.articles) - len(passages)
+        total = len(event.articles)
         text = event.introduction()
+        if focus is not None and passages[0].slug == focus:
+            dispatcher.utter_message(json_message=_answer(passages[0], {"life_event": event.tag}))
+            passages, total = passages[1:], total - 1
+            text = text.replace("Voici les démarches", "Les autres démarches", 1)
+        more = total - len(passages)
         if voice:
             text = text.rstrip(" :") + "."
             if more > 0:
                 text += " Voici les premières."
         elif more > 0:
-            text = (
-                f"{text.rstrip(' :')} (les {len(passages)} premières, sur {len(event.articles)}) :"
-            )
+            text = f"{text.rstrip(' :')} (les {len(passages)} premières, sur {total}) :"
         dispatcher.utter_message(
             json_message={
                 "text": text,

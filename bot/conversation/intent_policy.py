@@ -50,6 +50,9 @@ class Reading:
     about_assistant: bool = False  # asks whether a person or a program answers
     # The tag of a life event the message names ("on attend un bébé"), from the base.
     life_event: str | None = None
+    # The article the knowledge base would answer with (kb == "answer"): within a
+    # life event, the procedure the message asks about, answered before the others.
+    kb_article: str | None = None
 
     def as_metadata(self) -> dict[str, Any]:
         return {METADATA_KEY: asdict(self)}
@@ -61,10 +64,11 @@ class Reading:
         if not isinstance(raw, dict):
             return None
         fields = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
-        flags = {k: v for k, v in fields.items() if k not in ("kb", "life_event")}
+        names = ("life_event", "kb_article")
+        flags = {k: v for k, v in fields.items() if k != "kb" and k not in names}
         if not all(isinstance(v, bool) for v in flags.values()):
             return None
-        if not isinstance(fields.get("life_event"), (str, type(None))):
+        if not all(isinstance(fields.get(k), (str, type(None))) for k in names):
             return None
         if fields.get("kb", KB_NONE) not in (KB_ANSWER, KB_AMBIGUOUS, KB_NONE):
             return None

@@ -77,4 +77,5 @@ class Understanding:
             practical=cues.asks_hours_or_contact(text),
             about_assistant=cues.asks_about_the_assistant(text),
             life_event=event,
+            kb_article=answer if kb == KB_ANSWER else None,
         )

@@ -71,9 +71,15 @@ async def executor(base: KnowledgeBase, tmp_path: Path) -> ActionExecutor:
 
 
 async def run(
-    executor: ActionExecutor, text: str, tag: str | None, channel: str = "webchat"
+    executor: ActionExecutor,
+    text: str,
+    tag: str | None,
+    channel: str = "webchat",
+    kb_article: str | None = None,
 ) -> list[dict[str, Any]]:
-    metadata: dict[str, Any] = {"guichet": {"life_event": tag}} if tag else {}
+    metadata: dict[str, Any] = {"guichet": {"life_event": tag, "kb_article": kb_article}}
+    if not tag:
+        metadata = {}
     if channel == "phone":  # what the phone channel sends with every turn
         metadata |= SPOKEN.as_metadata()
     return await run_action(executor, "action_life_event", text, "life_event", metadata, channel)
@@ -111,6 +117,33 @@ async def test_the_phone_gets_three_steps_at_most(executor: ActionExecutor) -> N
     # The voice layer reads buttons as "Tapez 1 pour : …": three steps and a person.
     assert len(steps["buttons"]) == 4 and steps["buttons"][-1]["payload"] == "/request_human"
     assert "premières" in steps["text"]
+
+
+async def test_the_procedure_asked_about_is_answered_before_the_others(
+    executor: ActionExecutor,
+) -> None:
+    replies = await run(
+        executor,
+        "ma mère est décédée, que faire pour sa concession ?",
+        "un proche est décédé",
+        kb_article="cimetiere-concessions",
+    )
+    assert replies[0]["text"] == "Toutes nos condoléances."
+    answer, others = replies[1], replies[2]
+    assert answer["articles"] == ["cimetiere-concessions"] and "buttons" not in answer
+    assert answer["text"].startswith(answer["sources"][0]["title"])
+    assert others["text"].startswith("Les autres démarches à prévoir")
+    assert others["articles"][0] == "deces-declaration"
+    assert "cimetiere-concessions" not in others["articles"] and len(others["articles"]) == 6
+    assert others["buttons"][-1]["payload"] == "/request_human"
+
+
+async def test_an_answer_outside_the_event_changes_nothing(executor: ActionExecutor) -> None:
+    replies = await run(
+        executor, "notre fille est née", "mon enfant est né", kb_article="deces-declaration"
+    )
+    assert len(replies) == 1 and replies[0]["articles"][0] == "naissance-declaration"
+    assert replies[0]["text"].startswith("Voici les démarches")
 
 
 async def test_an_event_with_one_article_answers_with_it(executor: ActionExecutor) -> None:

@@ -131,7 +131,9 @@ async def test_a_life_event_is_read_unless_the_base_answers_another_procedure() 
     assert reading.life_event == "j'attends un enfant"
     # The base answers with one of the event's articles: still the whole set.
     inside = Probe(KB_ANSWER, slug="creche")
-    assert (await Understanding(inside, Pending(), event).read("c1", "bébé", False)).life_event
+    read = await Understanding(inside, Pending(), event).read("c1", "bébé", False)
+    # ... with the article the base would answer with, which the action answers first.
+    assert read.life_event and read.kb_article == "creche"
     # It answers with an article the event does not hold: one procedure was asked.
     outside = Probe(KB_ANSWER, slug="piscine-bebes-nageurs")
     one = await Understanding(outside, Pending(), event).read("c1", "bébé nageur ?", False)
