@@ -96,6 +96,24 @@ def test_life_event_set_uses_the_demo_tags_and_covers_the_shared_ones() -> None:
     assert 0.25 <= test_share <= 0.4
 
 
+def test_blind_life_event_set_is_measure_only_and_refers_to_the_demo_base() -> None:
+    data = rows("life_events_blind4.jsonl")
+    tags = event_counts(DEMO)
+    slugs = set(published(DEMO))
+    events = [r for r in data if r["event"] is not None]
+    ordinary = [r for r in data if r["event"] is None]
+    assert all(set(r) == {"text", "event", "split"} for r in events)
+    assert all(set(r) == {"text", "event", "expected", "split"} for r in ordinary)
+    assert all(r["split"] == "blind4" and r["text"].strip() for r in data)
+    assert len(events) >= 200 and len(ordinary) >= 60
+    per_tag = Counter(r["event"] for r in events)
+    assert set(per_tag) <= set(tags)
+    assert all(per_tag[t] >= 6 for t, n in tags.items() if n >= 2)
+    assert all(set(r["expected"]) <= slugs for r in ordinary)
+    assert sum(1 for r in ordinary if r["expected"]) >= 50
+    assert len({norm(r["text"]) for r in data}) == len(data)
+
+
 def test_commune_b_articles_are_in_the_import_format() -> None:
     base = articles(COMMUNE_B)
     assert 60 <= len(base) <= 80
@@ -125,5 +143,6 @@ def test_measure_only_texts_are_not_in_the_training_data() -> None:
     measured += [r["text"] for r in rows("life_events.jsonl") if r["split"] == "test"]
     measured += [r["query"] for r in rows("kb_dev_noisy.jsonl") if r["split"] == "test"]
     measured += [r["query"] for r in rows("commune_b_queries.jsonl")]
+    measured += [r["text"] for r in rows("life_events_blind4.jsonl")]
     leaked = [t for t in measured if norm(t) in train]
     assert not leaked, f"evaluation lines copied into training_data/nlu.yml: {leaked[:5]}"
