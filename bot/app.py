@@ -26,7 +26,7 @@ from bot.conversation.rasa_client import RasaClient
 from bot.conversation.service import ConversationService
 from bot.conversation.understanding import Understanding
 from bot.core.db import create_engine
-from bot.core.static import CSS, HTML, JS, StaticFiles
+from bot.core.static import CSS, HTML, JS, SVG, StaticFiles
 from bot.domain.reports import ReportService
 from bot.domain.town import town_info
 from bot.notifications.compose import Notifier
@@ -52,7 +52,14 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 WIDGET_FILES = StaticFiles(
     STATIC_DIR,
-    {"widget.js": JS, "widget.css": CSS, "demo.js": JS, "demo.css": CSS, "index.html": HTML},
+    {
+        "widget.js": JS,
+        "widget.css": CSS,
+        "demo.js": JS,
+        "demo.css": CSS,
+        "index.html": HTML,
+        "favicon.svg": SVG,  # every page links it: browsers ask /favicon.ico otherwise
+    },
     cache_control=None,  # cached by the towns' visitors as the browser sees fit
 )
 OPENAPI_FILE = Path(__file__).parent / "web" / "openapi.yaml"

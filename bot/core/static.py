@@ -18,6 +18,7 @@ from aiohttp import web
 CSS = "text/css"
 JS = "text/javascript"
 HTML = "text/html"
+SVG = "image/svg+xml"
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,7 @@ async def test_security_headers_on_every_kind_of_response(make_app: AppFactory) 
         "/": (200, "script-src 'self'"),
         "/static/widget.js": (200, "script-src 'self'"),
         "/static/demo.js": (200, "script-src 'self'"),
+        "/static/favicon.svg": (200, "script-src 'self'"),
         "/api/town": (200, "default-src 'none'"),
         "/api/openapi.yaml": (200, "default-src 'none'"),
         "/api/nope": (404, "default-src 'none'"),
@@ -294,6 +295,12 @@ async def test_security_headers_on_every_kind_of_response(make_app: AppFactory) 
         assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'")
         assert resp.headers["X-Frame-Options"] == "DENY"
         assert len(resp.headers["X-Request-Id"]) == 32
+    # Every page links the icon, so browsers do not ask for a missing /favicon.ico.
+    status, headers, body = await get(app, "/static/favicon.svg")
+    assert status == 200 and headers["Content-Type"].startswith("image/svg+xml")
+    assert body.startswith("<svg")
+    assert 'href="/static/favicon.svg"' in (await get(app, "/"))[2]
+    assert 'href="/static/favicon.svg"' in (await get(app, "/admin/login"))[2]
     # The widget's files may be loaded by the towns' sites; pages may not.
     assert (await get(app, "/static/widget.js"))[1]["Cross-Origin-Resource-Policy"] == (
         "cross-origin"
