@@ -205,16 +205,19 @@ class PhoneCall:
             except TimeoutError:
                 continue
             if isinstance(event, HangupCause):
-                if event is HangupCause.CALLER and self.state.outcome == "hung_up":
-                    self.state.outcome = "answered_by_bot" if self.state.turns else "hung_up"
-                self._ended = True
-                if self.handoff:
-                    await self.handoff.abandon(self.conversation_id)
+                await self._on_hangup(event)
                 return
             if isinstance(event, DtmfDigit):
                 await self._on_digit(event.digit)
             elif isinstance(event, AudioFrame):
                 await self._on_audio(event)
+
+    async def _on_hangup(self, cause: HangupCause) -> None:
+        if cause is HangupCause.CALLER and self.state.outcome == "hung_up":
+            self.state.outcome = "answered_by_bot" if self.state.turns else "hung_up"
+        self._ended = True
+        if self.handoff:
+            await self.handoff.abandon(self.conversation_id)
 
     # --- audio in ---
     async def _on_audio(self, frame: AudioFrame) -> None:
@@ -431,7 +434,8 @@ class PhoneCall:
         # On the phone an agent is reached by transfer; agents' consoles are not needed.
         if target and (available in (None, "no_agent")) and self._within_hours():
             await self.say("Je vous transfère vers un agent de la mairie. Ne quittez pas.")
-            await self._wait_playback()
+            if not await self._play_out():
+                return  # the caller hung up before the transfer
             if await self.session.transfer(target):
                 self.state.outcome = "transferred"
                 self._ended = True
@@ -513,7 +517,27 @@ class PhoneCall:
         if self._playback is not None:
             await asyncio.gather(self._playback, return_exceptions=True)
 
-    async def _end_call(self) -> None:
+    async def _play_out(self) -> bool:
+        """Wait until the bot's last words are played, not listening meanwhile: what the
+        caller sends is read and dropped (the transport's queue would otherwise fill
+        during a long goodbye and drop frames itself). False if the caller hung up
+        meanwhile: the rest is not played."""
+        events = self.session.events
+        while self._playback is not None and not self._playback.done():
+            getter = asyncio.ensure_future(events.get())
+            await asyncio.wait({self._playback, getter}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                break
+            event = getter.result()
+            if isinstance(event, HangupCause):
+                await self._stop_playback()
+                await self._on_hangup(event)
+                return False
         await self._wait_playback()
+        return True
+
+    async def _end_call(self) -> None:
+        await self._play_out()
         self._ended = True
         await self.session.hangup()

@@ -23,9 +23,10 @@ from bot.conversation.service import ConversationService, UserTurn
 from bot.observability.metrics import CALL_TURN_ENDS
 from bot.settings import Settings
 from tests.conftest import make_settings
+from tests.support.phone_line import Line
 from voice.audio import silence, split_frames, tone
 from voice.call import PhoneCall
-from voice.session import AudioFrame, DtmfDigit, HangupCause, PlaybackResult
+from voice.session import AudioFrame, DtmfDigit, HangupCause
 from voice.stt import SpeechRecognizer, UtteranceDecoder
 
 Event = AudioFrame | DtmfDigit | HangupCause
@@ -51,33 +52,13 @@ class CountingQueue(asyncio.Queue[Event]):
         return item
 
 
-class Line:
-    """A VoiceSession double: the caller's audio from a script, the bot's played at once."""
-
-    call_id = "call-turns-1"
-    caller = ""
-
-    def __init__(self, pcm: bytes) -> None:
-        self._events = CountingQueue()
-        for i, frame in enumerate(split_frames(pcm)):
-            self._events.put_nowait(AudioFrame(frame, i * 0.02))
-        self._events.put_nowait(HangupCause.CALLER)
-
-    @property
-    def events(self) -> CountingQueue:
-        return self._events
-
-    async def play(self, pcm: bytes) -> PlaybackResult:
-        return PlaybackResult(interrupted=False, played_ms=0)
-
-    def clear_playback(self) -> None:
-        pass
-
-    async def transfer(self, target: str) -> bool:
-        return False
-
-    async def hangup(self) -> None:
-        pass
+def line_saying(pcm: bytes) -> Line:
+    """A line whose caller says `pcm` (20 ms frames), then hangs up."""
+    events = CountingQueue()
+    for i, frame in enumerate(split_frames(pcm)):
+        events.put_nowait(AudioFrame(frame, i * 0.02))
+    events.put_nowait(HangupCause.CALLER)
+    return Line("call-turns-1", events)
 
 
 class Dialogue:
@@ -91,7 +72,7 @@ class Dialogue:
         return turn
 
     async def handle(self, turn: UserTurn) -> list[BotMessage]:
-        self.heard.append((turn.text, self.line.events.taken))
+        self.heard.append((turn.text, cast(CountingQueue, self.line.events).taken))
         return [BotMessage("Très bien.")]
 
 
@@ -144,7 +125,7 @@ class Decoder(Streaming):
     async def decode_async(self, pcm_8k: bytes) -> str:
         frames = len(pcm_8k) // FRAME_BYTES
         self.decoded.append(frames)
-        queue = self.line.events
+        queue = cast(CountingQueue, self.line.events)
         until = queue.taken + self.delay
         try:
             # The bound only breaks the wait when the call does not read the line
@@ -214,7 +195,7 @@ LAST_VOICED = 39
 async def test_a_complete_question_ends_the_turn_before_the_fixed_end_point(
     tmp_path: Path, engine: str, voice: dict[str, Any], end_silence: int, end: str
 ) -> None:
-    line = Line(QUESTION)
+    line = line_saying(QUESTION)
 
     def text(frames: int) -> str:  # streamed, the audio starts later than the VAD's
         return "Quels sont les horaires de la mairie ?"
@@ -234,7 +215,9 @@ async def test_unfinished_words_wait_past_500_ms_and_the_continuation_is_one_utt
 ) -> None:
     # "je voudrais euh" (frames 10-39), 700 ms of silence (40-74), "une carte
     # d'identité" (75-94), silence.
-    line = Line(silence(200) + tone(440, 600) + silence(700) + tone(440, 400) + silence(2000))
+    line = line_saying(
+        silence(200) + tone(440, 600) + silence(700) + tone(440, 400) + silence(2000)
+    )
     first, whole = QUESTION_FRAMES, PRE_ROLL + 30 + 35 + 20 + POST_ROLL
     decoder = Decoder(
         words({first: "Je voudrais euh", whole: "Je voudrais euh une carte d'identité."}), line
@@ -248,7 +231,7 @@ async def test_unfinished_words_wait_past_500_ms_and_the_continuation_is_one_utt
 
 
 async def test_unfinished_words_wait_for_incomplete_turn_ms_at_most(tmp_path: Path) -> None:
-    line = Line(QUESTION)
+    line = line_saying(QUESTION)
     decoder = Decoder(words({QUESTION_FRAMES: "Je voudrais euh"}), line)
     turns, call, ends = await heard(line, decoder, settings(tmp_path, incomplete_turn_ms=800))
     # The caller says nothing more: the turn ends after 800 ms (40 frames) of silence,
@@ -264,7 +247,9 @@ async def test_a_caller_who_speaks_again_after_the_pause_gets_the_whole_utteranc
     # "Bonjour" (frames 10-29), 200 ms of silence (30-39: a pause, shorter than 300 ms),
     # "je voudrais une carte" (40-59), silence. The first decode's words are complete,
     # and finish while the caller speaks again: they must not end the turn.
-    line = Line(silence(200) + tone(440, 400) + silence(200) + tone(440, 400) + silence(2000))
+    line = line_saying(
+        silence(200) + tone(440, 400) + silence(200) + tone(440, 400) + silence(2000)
+    )
     first, whole = PRE_ROLL + 20 + POST_ROLL, PRE_ROLL + 20 + 10 + 20 + POST_ROLL
     decoder = Decoder(
         words({first: "Bonjour.", whole: "Bonjour, je voudrais une carte d'identité."}),
@@ -280,13 +265,13 @@ async def test_a_decode_still_running_at_500_ms_holds_the_end_point_until_its_wo
     tmp_path: Path,
 ) -> None:
     # The decode started at the pause (frame 47) takes 30 frames (600 ms).
-    line = Line(QUESTION)
+    line = line_saying(QUESTION)
     decoder = Decoder(words({QUESTION_FRAMES: "Je voudrais euh"}), line, delay=30)
     turns, _call, ends = await heard(line, decoder, settings(tmp_path))
     # Unfinished words, known after 500 ms: still the 1 s wait.
     assert turns == [("Je voudrais euh", LAST_VOICED + 50 + 1)] and ends == ["unfinished"]
 
-    line = Line(QUESTION)
+    line = line_saying(QUESTION)
     decoder = Decoder(words({QUESTION_FRAMES: "Quels sont les horaires ?"}), line, delay=30)
     turns, _call, ends = await heard(line, decoder, settings(tmp_path))
     # A whole question: the turn ends on the frame after the decode finished (frame
